@@ -1,0 +1,1 @@
+"""Prefect flows, tasks and I/O around the pure transforms."""

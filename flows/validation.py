@@ -1,0 +1,64 @@
+"""Great Expectations suites from expectations/*.json, run on the output tables before publishing."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+EXPECTATIONS_DIR = Path(os.environ.get("NEWSCLEAN_EXPECTATIONS", Path(__file__).resolve().parent.parent / "expectations"))
+
+
+@dataclass(frozen=True)
+class TableValidation:
+    table: str
+    success: bool
+    failed: list[str]
+    result: dict[str, Any]
+
+
+def load_suite_spec(name: str, folder: Path = EXPECTATIONS_DIR) -> dict[str, Any]:
+    path = folder / f"{name}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"expectation suite not found: {path}")
+    spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return spec
+
+
+def _describe(expectation: dict[str, Any]) -> str:
+    cfg = expectation.get("expectation_config", {})
+    kwargs = {k: v for k, v in cfg.get("kwargs", {}).items() if k in ("column", "column_list", "column_A", "column_B", "value")}
+    result = expectation.get("result", {})
+    detail = ""
+    if "unexpected_count" in result:
+        sample = result.get("partial_unexpected_list", [])[:3]
+        detail = f": {result['unexpected_count']} unexpected, e.g. {sample}"
+    elif "observed_value" in result:
+        detail = f": observed {result['observed_value']}"
+    return f"{cfg.get('type')} {kwargs}{detail}"
+
+
+def validate_tables(frames: dict[str, pd.DataFrame], parameters: dict[str, Any], folder: Path = EXPECTATIONS_DIR) -> list[TableValidation]:
+    """Run each table's suite on its DataFrame; one TableValidation per table."""
+    import great_expectations as gx  # GX takes seconds to import: only load it where it is used.
+
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    # Progress bars would flood the Prefect task logs with carriage-return noise.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    source = context.data_sources.add_pandas(name="newsclean")
+    out = []
+    for table, frame in frames.items():
+        spec = load_suite_spec(table, folder)
+        suite = context.suites.add(gx.ExpectationSuite(name=spec["name"], expectations=spec["expectations"], meta=spec.get("meta")))
+        batch = source.add_dataframe_asset(name=table).add_batch_definition_whole_dataframe(f"{table}_all")
+        definition = gx.ValidationDefinition(name=f"{table}_validation", data=batch, suite=suite)
+        result = definition.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters).to_json_dict()
+        failed = [_describe(r) for r in result.get("results", []) if not r.get("success")]
+        out.append(TableValidation(table=table, success=bool(result.get("success")), failed=failed, result=result))
+    return out

@@ -1,0 +1,1 @@
+"""Pure cleaning and deduplication stages: strings and DataFrames in, DataFrames out."""

@@ -1,0 +1,108 @@
+"""Near-duplicate paragraphs and documents across the corpus, with a deterministic canonical copy.
+
+Canonical rule: within a cluster, the copy from the document published first wins (documents with
+no `published` value come after those with one; ISO 8601 strings compare correctly), then the
+smallest doc_id, then the smallest position. It depends only on the set of copies, never on the
+order files were listed or processed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from transforms.minhash import MinHashConfig, shingle_hashes, signatures_from_shingles
+from transforms.neardup import NearDupConfig, clusters, verified_pairs
+
+_LAST = "\uffff"
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """Signatures and thresholds for paragraphs, whole documents, and the site-chrome document groups."""
+
+    minhash: MinHashConfig = field(default_factory=MinHashConfig)
+    paragraphs: NearDupConfig = field(default_factory=NearDupConfig)
+    documents: NearDupConfig = field(default_factory=NearDupConfig)
+    # Raw pages of one article share their chrome too, so grouping them for site-chrome counts asks
+    # for more overlap than the syndication threshold does.
+    raw_documents: NearDupConfig = field(default_factory=lambda: NearDupConfig(threshold=0.9))
+
+    def __post_init__(self) -> None:
+        for nd in (self.paragraphs, self.documents, self.raw_documents):
+            nd.check_num_perm(self.minhash.num_perm)
+
+
+def cluster_id(doc_id: str, position: int | None = None) -> str:
+    """A stable id named after the canonical member."""
+    raw = doc_id if position is None else f"{doc_id}\x00{position}"
+    return hashlib.blake2b(raw.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def _ranks(*keys: pd.Series) -> npt.NDArray[np.int64]:
+    """Rank of each row under lexicographic order of the keys (first key most significant)."""
+    order = np.lexsort([k.to_numpy() for k in reversed(keys)])
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank
+
+
+def near_duplicate_canonical(
+    texts: list[str], rank: npt.NDArray[np.int64], minhash: MinHashConfig, config: NearDupConfig
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+    """For each text: index of its cluster's canonical text, cluster size, and its signature."""
+    hashes, offsets = shingle_hashes(texts, minhash.shingle_size)
+    sig = signatures_from_shingles(hashes, offsets, minhash)
+    edges, _ = verified_pairs(sig, hashes, offsets, config)
+    canonical, sizes = clusters(len(texts), edges, rank)
+    return canonical, sizes, sig
+
+
+def published_key(published: pd.Series) -> pd.Series:
+    return published.fillna(_LAST).astype(str).where(published.notna(), _LAST)
+
+
+def raw_document_groups(docs: pd.DataFrame, config: DedupConfig) -> pd.Series:
+    """Group id per document (the canonical doc_id) for raw pages that are near-duplicates as a whole."""
+    if docs.empty:
+        return pd.Series([], dtype="str", index=docs.index)
+    rank = _ranks(docs["doc_id"])
+    canonical, _, _ = near_duplicate_canonical(docs["text"].tolist(), rank, config.minhash, config.raw_documents)
+    return pd.Series(docs["doc_id"].to_numpy()[canonical], index=docs.index, dtype="str")
+
+
+def paragraph_clusters(paragraphs: pd.DataFrame, published: pd.Series, config: DedupConfig) -> pd.DataFrame:
+    """Add cluster_id, cluster_size and is_canonical to kept paragraphs (doc_id, position, text).
+
+    `published` maps doc_id to its published value (or NaN).
+    """
+    out = paragraphs.copy()
+    if out.empty:
+        out["cluster_id"] = pd.Series([], dtype="str")
+        out["cluster_size"] = pd.Series([], dtype="int32")
+        out["is_canonical"] = pd.Series([], dtype="bool")
+        return out
+    pub = published_key(out["doc_id"].map(published))
+    rank = _ranks(pub, out["doc_id"], out["position"])
+    canonical, sizes, _ = near_duplicate_canonical(out["text"].tolist(), rank, config.minhash, config.paragraphs)
+    doc_ids = out["doc_id"].to_numpy()
+    positions = out["position"].to_numpy()
+    out["cluster_id"] = [cluster_id(str(doc_ids[c]), int(positions[c])) for c in canonical]
+    out["cluster_size"] = sizes.astype("int32")
+    out["is_canonical"] = canonical == np.arange(len(out))
+    return out
+
+
+def document_duplicates(documents: pd.DataFrame, config: DedupConfig) -> pd.Series:
+    """duplicate_of per document (doc_id, published, text): the canonical doc_id, or None."""
+    if documents.empty:
+        return pd.Series([], dtype="object", index=documents.index)
+    rank = _ranks(published_key(documents["published"]), documents["doc_id"])
+    canonical, _, _ = near_duplicate_canonical(documents["text"].tolist(), rank, config.minhash, config.documents)
+    doc_ids = documents["doc_id"].to_numpy()
+    dup = [None if c == i else str(doc_ids[c]) for i, c in enumerate(canonical)]
+    return pd.Series(dup, index=documents.index, dtype="object")

@@ -1,0 +1,142 @@
+"""Near-duplicate clusters: LSH banding for candidates, exact Jaccard to verify, components to cluster.
+
+Banding at 16 bands x 8 rows finds a pair of Jaccard s with probability 1 - (1 - s**8)**16: 0.99
+at s = 0.8, so candidates are found at a lower similarity than the threshold and every candidate
+is then checked by the exact Jaccard of its shingle sets. Clusters are the connected components of
+verified edges; the canonical member is the one with the smallest sort key the caller gives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from datasketch.lsh import _false_negative_probability
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+I64 = npt.NDArray[np.int64]
+_EMPTY = np.uint32(0xFFFFFFFF)
+
+
+@dataclass(frozen=True)
+class NearDupConfig:
+    """Similarity threshold (exact word-shingle Jaccard) and the banding that proposes candidates."""
+
+    threshold: float = 0.8
+    bands: int = 16
+    rows: int = 8
+    bucket_window: int = 64
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError("threshold must be in [0.0, 1.0]")
+        if self.bands < 1 or self.rows < 1:
+            raise ValueError("bands and rows must be >= 1")
+        if self.bucket_window < 1:
+            raise ValueError("bucket_window must be >= 1")
+
+    def check_num_perm(self, num_perm: int) -> None:
+        if self.bands * self.rows > num_perm:
+            raise ValueError(f"bands * rows must be <= num_perm ({num_perm})")
+
+    @property
+    def candidate_miss_rate(self) -> float:
+        """Expected share of pairs at or above the threshold that banding misses (datasketch's integral)."""
+        width = 1.0 - self.threshold
+        return float(_false_negative_probability(self.threshold, self.bands, self.rows)) / width if width else 0.0
+
+
+def band_keys(signatures: npt.NDArray[np.uint32], bands: int, rows: int) -> npt.NDArray[np.uint64]:
+    """One 64-bit key per (item, band): the band's rows folded polynomially."""
+    n = signatures.shape[0]
+    keys = np.zeros((n, bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for r in range(rows):
+            col = signatures[:, r : bands * rows : rows].astype(np.uint64)
+            keys = keys * np.uint64(0x100000001B3) + col + np.uint64(r + 1)
+    return keys
+
+
+def _pairs_in_runs(order: I64, sorted_keys: npt.NDArray[np.uint64], window: int) -> I64:
+    """Pairs of items whose keys are equal, each item paired with up to `window` following ones."""
+    if len(order) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    same_as_next = sorted_keys[1:] == sorted_keys[:-1]
+    out = []
+    run_id = np.concatenate(([0], np.cumsum(~same_as_next)))
+    for d in range(1, window + 1):
+        if d >= len(order):
+            break
+        same = run_id[d:] == run_id[:-d]
+        if not same.any():
+            break
+        out.append(np.stack([order[:-d][same], order[d:][same]], axis=1))
+    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
+
+
+def candidate_pairs(signatures: npt.NDArray[np.uint32], config: NearDupConfig) -> I64:
+    """Unique (i, j), i < j, that share at least one band; items with no shingles never pair."""
+    config.check_num_perm(signatures.shape[1])
+    nonempty = np.flatnonzero(~np.all(signatures == _EMPTY, axis=1))
+    if len(nonempty) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    keys = band_keys(signatures[nonempty], config.bands, config.rows)
+    found = []
+    for b in range(config.bands):
+        order = np.argsort(keys[:, b], kind="stable")
+        found.append(_pairs_in_runs(nonempty[order], keys[order, b], config.bucket_window))
+    pairs = np.concatenate(found)
+    if not len(pairs):
+        return pairs
+    pairs = np.sort(pairs, axis=1)
+    return np.unique(pairs, axis=0)
+
+
+def exact_jaccard(pairs: I64, hashes: npt.NDArray[np.uint64], offsets: I64) -> npt.NDArray[np.float64]:
+    """Exact Jaccard of the shingle sets of each pair."""
+    sets: dict[int, npt.NDArray[np.uint64]] = {}
+
+    def shingle_set(i: int) -> npt.NDArray[np.uint64]:
+        s = sets.get(i)
+        if s is None:
+            s = sets[i] = np.unique(hashes[offsets[i] : offsets[i + 1]])
+        return s
+
+    out = np.empty(len(pairs), dtype=np.float64)
+    for k, (i, j) in enumerate(pairs.tolist()):
+        a, b = shingle_set(i), shingle_set(j)
+        inter = len(np.intersect1d(a, b, assume_unique=True))
+        union = len(a) + len(b) - inter
+        out[k] = inter / union if union else 0.0
+    return out
+
+
+def verified_pairs(
+    signatures: npt.NDArray[np.uint32], hashes: npt.NDArray[np.uint64], offsets: I64, config: NearDupConfig
+) -> tuple[I64, npt.NDArray[np.float64]]:
+    """Candidate pairs whose exact Jaccard is at least the threshold, with that Jaccard."""
+    pairs = candidate_pairs(signatures, config)
+    sims = exact_jaccard(pairs, hashes, offsets)
+    keep = sims >= config.threshold
+    return pairs[keep], sims[keep]
+
+
+def clusters(n: int, edges: I64, sort_rank: I64) -> tuple[I64, I64]:
+    """Connected components of the edges: each item's canonical item and its cluster size.
+
+    `sort_rank[i]` orders items (smallest first); the canonical item of a component is its member
+    of smallest rank, so the choice does not depend on input order.
+    """
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])) if len(edges) else ([], ([], [])), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    order = np.lexsort((sort_rank, labels))
+    first_of_label = np.full(labels.max() + 1, -1, dtype=np.int64)
+    # Walk members sorted by (label, rank) backwards so the smallest rank is written last.
+    first_of_label[labels[order[::-1]]] = order[::-1]
+    canonical = first_of_label[labels]
+    sizes = np.bincount(labels)[labels]
+    return canonical.astype(np.int64), sizes.astype(np.int64)

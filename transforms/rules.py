@@ -1,0 +1,244 @@
+"""News-chrome rules as named data (name, role, pattern), and the matcher that applies them.
+
+A rule's role says what a match becomes: `chrome` is removed from the body, `credit` and `byline`
+move to the document's metadata. Patterns use the `regex` module so that every match is bounded
+by a timeout: a user's pattern with catastrophic backtracking cannot hang a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import regex
+
+ROLE_CHROME = "chrome"
+ROLE_CREDIT = "credit"
+ROLE_BYLINE = "byline"
+RULE_ROLES = (ROLE_CHROME, ROLE_CREDIT, ROLE_BYLINE)
+
+# Nested quantifiers over the same group, the classic shape of catastrophic backtracking.
+_NESTED_QUANTIFIER = regex.compile(r"\((?:[^()\\]|\\.)*[+*](?:[^()\\]|\\.)*\)[+*{]")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named pattern; a block matches when `pattern` is found in it and it has <= max_words."""
+
+    name: str
+    role: str
+    pattern: str
+    max_words: int = 40
+    ignore_case: bool = True
+
+    def __post_init__(self) -> None:
+        if not regex.fullmatch(r"[a-z][a-z0-9_]*", self.name):
+            raise ValueError("rule name must be lowercase letters, digits and underscores")
+        if self.role not in RULE_ROLES:
+            raise ValueError(f"rule role must be one of {', '.join(RULE_ROLES)}")
+        if self.max_words < 1:
+            raise ValueError("max_words must be >= 1")
+        try:
+            regex.compile(self.pattern)
+        except regex.error as err:
+            raise ValueError(f"rule {self.name!r}: invalid pattern: {err}") from err
+
+
+# The default news-chrome rules. Each is about a kind of text, never one site's wording.
+DEFAULT_RULES: tuple[Rule, ...] = (
+    Rule("breadcrumb_you_are_here", ROLE_CHROME, r"^you are here\b", max_words=30),
+    Rule("breadcrumb_path", ROLE_CHROME, r"^[^.!?]{1,60}?(?:\s(?:>|»|›|→|::)\s[^.!?>»›]{1,80}){1,}$", max_words=25),
+    Rule("breadcrumb_home", ROLE_CHROME, r"^(?:home|start|front ?page)\s*(?:>|»|›|/|\||→|::)", max_words=25),
+    Rule(
+        "newsletter_cta",
+        ROLE_CHROME,
+        r"\bsign up (?:for|to) (?:our|the|a|my)\b.{0,60}\b(?:newsletters?|e-?mails?|alerts|updates)\b"
+        r"|\bsubscribe to (?:our|the|my) (?:\w+ ){0,3}(?:newsletters?|feed|channel|podcast)\b"
+        r"|\bnewsletter sign[- ]?up\b|^(?:get|receive) (?:our|the) (?:\w+ ){0,3}newsletters?\b"
+        r"|^(?:sign up|subscribe)(?: now| today| here)?[.!:]?$",
+        max_words=45,
+    ),
+    Rule(
+        "membership_cta",
+        ROLE_CHROME,
+        r"\bjoin the (?:conversation|discussion|debate)\b|\bbecome an? (?:\w+ ){0,2}(?:member|subscriber|supporter|patron)\b"
+        r"|\bsupport (?:our|independent|quality|local) (?:\w+ )?journalism\b|\balready an? (?:member|subscriber)\b"
+        r"|\bsubscribe (?:for|to get) (?:full|unlimited|digital) access\b|\bunlock (?:this|all) (?:article|story|content)\b",
+        max_words=40,
+    ),
+    Rule(
+        "share_bar",
+        ROLE_CHROME,
+        r"^(?:share|share this(?: article| story| page| post| video)?|share on \w+|tweet(?: this)?|e-?mail(?: this)?"
+        r"(?: article| story)?|print(?: this)?(?: article| story| page)?|pin it|facebook|twitter|x|linkedin|google\+"
+        r"|pinterest|reddit|whatsapp|digg|delicious|stumbleupon|tumblr|flipboard|buffer|permalink|more sharing options)[:.!]?$",
+        max_words=5,
+    ),
+    Rule("share_prompt", ROLE_CHROME, r"^(?:share|send) (?:this|via|on|to)\b|^click to (?:share|email|print)\b", max_words=12),
+    Rule(
+        "comments_section",
+        ROLE_CHROME,
+        r"^(?:\d+\s+)?(?:comments?|responses?|replies|trackbacks?|pingbacks?)(?:\s*\(\d+\))?[:.]?$"
+        r"|^(?:leave|post|add|write|submit) (?:a|your) (?:comment|reply|response)\b|^comments? (?:are|have been) (?:closed|disabled)\b"
+        r"|^(?:view|show|read|load|see) (?:all |more )?(?:\d+ )?comments?\b|^you must be logged in to (?:post|leave) a comment\b"
+        r"|^(?:reply|report(?: abuse| comment)?|flag|like|recommend)$|^cancel reply$|^notify me of (?:new|follow-up) (?:comments|posts)\b"
+        r"|^comments? policy\b|^\d+ (?:people|readers) (?:commented|recommend)\b",
+        max_words=20,
+    ),
+    Rule(
+        "related_links",
+        ROLE_CHROME,
+        r"^(?:related|related (?:stories|articles|posts|content|links|coverage|topics|videos|news|reading)|more (?:stories|news|articles|videos)"
+        r"|read more|see also|recommended(?: for you| stories| articles| reading)?|you (?:may|might) (?:also )?like|don'?t miss"
+        r"|most (?:popular|read|viewed|shared|emailed|commented)|top stories|trending(?: now| stories)?|popular (?:posts|stories|articles)"
+        r"|recent (?:posts|comments|articles|stories)|latest (?:news|stories|headlines|posts)|editor'?s picks|around the web"
+        r"|more (?:from|in|on) [\w .&'-]{1,40})[:.]?$",
+        max_words=8,
+    ),
+    Rule("copyright", ROLE_CHROME, r"^(?:©|\(c\)|copyright\b)|\ball rights reserved\b", max_words=60),
+    Rule(
+        "cookie_notice",
+        ROLE_CHROME,
+        r"\b(?:this|our) (?:web ?)?site uses cookies\b|\bwe use cookies\b|\buse of cookies\b|\baccept (?:all )?cookies\b|\bcookie (?:policy|settings|preferences)\b",
+        max_words=80,
+    ),
+    Rule(
+        "navigation_control",
+        ROLE_CHROME,
+        r"^(?:skip (?:to|navigation)\b.*|accessibility(?: links| help)?|(?:back to )?top(?: of page)?|main menu|menu|navigation|search(?: for| term| this site)?:?"
+        r"|close|open|next|previous|prev|older posts|newer posts|next (?:post|article|story)|previous (?:post|article|story)|load more|show more"
+        r"|sections|home|homepage|site map|sitemap|rss(?: feed)?|subscribe to rss|toggle navigation|jump to (?:navigation|content))[:.»›]?$",
+        max_words=6,
+    ),
+    Rule("advertisement", ROLE_CHROME, r"^(?:advertisement|advertising|sponsored(?: content| links)?|ads? by \S.*|paid content|promoted(?: stories)?)[:.]?$", max_words=6),
+    Rule("account_links", ROLE_CHROME, r"^(?:log ?in|log ?out|sign ?in|sign ?out|register|my account|create (?:an )?account|forgot (?:your )?password\??)(?:\s*[/|]\s*(?:log ?in|sign ?in|register|sign up))?$", max_words=6),
+    Rule("follow_us", ROLE_CHROME, r"^follow (?:us|@\w+|\w+ on)\b|\blike us on facebook\b|\bfollow us on (?:twitter|facebook|instagram|x)\b", max_words=15),
+    Rule("tag_list", ROLE_CHROME, r"^(?:tags?|topics?|filed under|categories|category|posted in|keywords)\s*:", max_words=40),
+    Rule("terms_links", ROLE_CHROME, r"^(?:terms (?:of (?:use|service)|and conditions)|privacy(?: policy| notice)?|contact us|about us|advertise(?: with us)?|careers|jobs)$", max_words=6),
+    Rule(
+        "photo_credit",
+        ROLE_CREDIT,
+        r"^\(?(?:photo|photograph|image|picture|video|credit|illustration|graphic|source)s?(?: by| credit)?\s*[:©]\s*[^.]{1,80}\)?$"
+        r"|^\([^()]{1,60}\b(?:via )?(?:AP|AFP|Reuters|Getty(?: Images)?|EPA|PA|Bloomberg|Shutterstock)\)$"
+        r"|^(?:[A-Z][\w.'’-]+\s){1,4}/\s?(?:AP|AFP|Reuters|Getty Images|EPA|Bloomberg)(?: Photo)?$"
+        r"|^(?:[A-Z][\w.'’-]+\s){0,4}(?:for|/) (?:The )?(?:[A-Z][\w.’'-]+ ){0,3}(?:Photo|Images)$",
+        max_words=14,
+        ignore_case=False,
+    ),
+    Rule(
+        "byline_by",
+        ROLE_BYLINE,
+        r"^(?i:by)[:\s]\s*[A-Z][\w.'’-]+(?:\s+(?:[A-Z][\w.'’-]+|and|&|de|da|van|von|der|la|le|del|bin),?){0,6}"
+        r"(?:\s*(?:[,|/•·–—-]|\bin\b|\bfor\b)\s*[^.!?]{0,60})?$",
+        max_words=16,
+        ignore_case=False,
+    ),
+)
+
+# A block that is only a person's name (2-4 capitalised words, no function words): a byline when it
+# closes the document, an ordinary heading anywhere else.
+NAME_ONLY = regex.compile(r"^(?:[A-Z][a-z’'-]+|[A-Z]\.)(?:\s(?:[A-Z][a-z’'-]+|[A-Z]\.|de|van|von|bin|al-[A-Z][a-z]+)){1,3}$")
+NAME_STOPWORDS = frozenset(
+    "a an the and or of in on at to for with from by about recent new more latest our your this that these "
+    "what why how who when where summary update updates news developments background conclusion introduction".split()
+)
+
+# A photo credit appended to the end of a caption copy ("... the northeast. Marko Drobnjakovic / AP Photo").
+CREDIT_TAIL = regex.compile(
+    r"\s+(?:(?:[A-Z][\w.'’-]+\s){1,4}(?:/|via|for)\s?(?:The\s)?(?:AP|AFP|Reuters|Getty Images|EPA|Bloomberg)(?:\sPhoto)?"
+    r"|\((?:[^()]{1,60}\s)?(?:via\s)?(?:AP|AFP|Reuters|Getty Images|EPA)\)"
+    r"|\((?:photo|credit|image)s?:?\s[^()]{1,60}\)|(?:Photo|Image|Credit)s?:\s?[^.]{1,60})$"
+)
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    """Which rule matched a block, and the text it matched."""
+
+    rule: Rule
+    matched: str
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Compiled rules, tried in order; every search is bounded by `timeout_seconds`."""
+
+    rules: tuple[Rule, ...] = DEFAULT_RULES
+    timeout_seconds: float = 0.05
+    _compiled: tuple[tuple[Rule, regex.Pattern[str]], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.timeout_seconds > 0:
+            raise ValueError("timeout_seconds must be > 0")
+        names = [r.name for r in self.rules]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"rule names must be unique: {', '.join(duplicates)}")
+        compiled = tuple(
+            (r, regex.compile(r.pattern, regex.IGNORECASE if r.ignore_case else 0)) for r in self.rules
+        )
+        object.__setattr__(self, "_compiled", compiled)
+
+    def match(self, text: str, n_words: int | None = None) -> RuleMatch | None:
+        """The first rule that matches `text`; a search that times out counts as no match."""
+        words = len(text.split()) if n_words is None else n_words
+        for rule, pattern in self._compiled:
+            if words > rule.max_words:
+                continue
+            try:
+                found = pattern.search(text, timeout=self.timeout_seconds)
+            except TimeoutError:
+                continue
+            if found:
+                return RuleMatch(rule, found.group(0))
+        return None
+
+    def validation_patterns(self) -> list[str]:
+        """Each chrome rule as one `re` pattern that also enforces its word limit, for output checks.
+
+        `^(?=...)` admits only texts of at most max_words words; `.*?(?:p)` then finds p anywhere,
+        as `search` would (its own ^ and $ still anchor to the text's ends).
+        """
+        out = []
+        for r in self.rules:
+            if r.role != ROLE_CHROME:
+                continue
+            flags = "(?i)" if r.ignore_case else ""
+            out.append(rf"{flags}^(?=(?:\S+\s+){{0,{r.max_words - 1}}}\S+\s*$).*?(?:{r.pattern})")
+        return out
+
+
+def looks_unsafe(pattern: str) -> bool:
+    """True for nested quantifiers such as (a+)+, which can backtrack exponentially."""
+    return bool(_NESTED_QUANTIFIER.search(pattern))
+
+
+def rules_from_records(records: Iterable[Mapping[str, object]], allow_unsafe: bool = False) -> tuple[Rule, ...]:
+    """Build rules from plain records (e.g. a user's JSON file), rejecting unsafe patterns."""
+    rules: list[Rule] = []
+    for i, rec in enumerate(records):
+        missing = [k for k in ("name", "role", "pattern") if k not in rec]
+        if missing:
+            raise ValueError(f"rule {i}: missing {', '.join(missing)}")
+        pattern = str(rec["pattern"])
+        if not allow_unsafe and looks_unsafe(pattern):
+            raise ValueError(f"rule {rec['name']!r}: pattern has nested quantifiers and may backtrack catastrophically")
+        max_words = rec.get("max_words", 40)
+        if not isinstance(max_words, int):
+            raise ValueError(f"rule {rec['name']!r}: max_words must be an integer")
+        rules.append(
+            Rule(
+                name=str(rec["name"]),
+                role=str(rec["role"]),
+                pattern=pattern,
+                max_words=max_words,
+                ignore_case=bool(rec.get("ignore_case", True)),
+            )
+        )
+    return tuple(rules)
+
+
+def combine_rules(base: Sequence[Rule], extra: Sequence[Rule]) -> tuple[Rule, ...]:
+    """User rules first (they win), then the defaults they do not replace by name."""
+    names = {r.name for r in extra}
+    return tuple(extra) + tuple(r for r in base if r.name not in names)

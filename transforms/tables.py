@@ -1,0 +1,176 @@
+"""Corpus-level stages on DataFrames, and assembly of the output tables in their schema."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+
+from transforms.blocks import Block, split_blocks
+from transforms.clean import CleanConfig, CleanedDocument, clean_document
+from transforms.repeats import repeat_key
+from transforms.schema import DOCUMENTS, PARAGRAPHS, REJECTED, REMOVED
+
+# Columns of the ingested-documents frame the stages read.
+INPUT_COLUMNS = ("doc_id", "source", "input_path", "url", "published", "title", "text", "raw_hash", "warnings")
+
+
+def blocks_table(docs: pd.DataFrame) -> pd.DataFrame:
+    """One row per block: doc_id, source, position, text, key (repeat key), n_words."""
+    rows: dict[str, list[object]] = {"doc_id": [], "source": [], "position": [], "text": []}
+    for doc_id, source, text in zip(docs["doc_id"], docs["source"], docs["text"], strict=True):
+        for block in split_blocks(text):
+            rows["doc_id"].append(doc_id)
+            rows["source"].append(source)
+            rows["position"].append(block.position)
+            rows["text"].append(block.text)
+    out = pd.DataFrame(rows)
+    out["position"] = out["position"].astype("int32")
+    out["key"] = [repeat_key(t) for t in out["text"]]
+    out["n_words"] = [len(t.split()) for t in out["text"]]
+    return out
+
+
+@dataclass(frozen=True)
+class CleanedCorpus:
+    """Per-document metadata, kept paragraphs and removed blocks."""
+
+    documents: pd.DataFrame
+    paragraphs: pd.DataFrame
+    removed: pd.DataFrame
+
+
+def clean_documents(
+    docs: pd.DataFrame, blocks: pd.DataFrame, chrome: Mapping[str, frozenset[str]], config: CleanConfig
+) -> CleanedCorpus:
+    """Run the in-document cleaner over every document."""
+    doc_rows: list[dict[str, object]] = []
+    kept_rows: list[tuple[str, int, str, str]] = []
+    removed_rows: list[tuple[str, int, str, str, str | None]] = []
+    by_doc = {d: g for d, g in blocks.groupby("doc_id", sort=False)}
+    empty = blocks.iloc[0:0]
+    for doc in docs.itertuples(index=False):
+        grp = by_doc.get(doc.doc_id, empty)
+        doc_blocks = [Block(int(p), str(t)) for p, t in zip(grp["position"], grp["text"], strict=True)]
+        given = doc.title if isinstance(doc.title, str) and doc.title.strip() else None
+        result = clean_document(doc_blocks, config, chrome.get(doc.source, frozenset()), given)
+        doc_rows.append(_document_row(doc._asdict(), result, len(doc_blocks)))
+        kept_rows.extend((doc.doc_id, k.position, k.text, k.role) for k in result.kept)
+        removed_rows.extend((doc.doc_id, r.position, r.text, r.reason, r.matched) for r in result.removed)
+    documents = pd.DataFrame(doc_rows, columns=[*_DOC_META_COLUMNS])
+    paragraphs = pd.DataFrame(kept_rows, columns=["doc_id", "position", "text", "role"])
+    removed = pd.DataFrame(removed_rows, columns=["doc_id", "position", "text", "reason", "matched"])
+    return CleanedCorpus(documents, paragraphs, removed)
+
+
+_DOC_META_COLUMNS = (
+    "doc_id",
+    "source",
+    "url",
+    "published",
+    "title",
+    "title_position",
+    "byline",
+    "byline_position",
+    "captions",
+    "caption_positions",
+    "credits",
+    "credit_positions",
+    "text",
+    "paragraph_count",
+    "block_count",
+    "content_hash",
+    "raw_hash",
+    "warnings",
+)
+
+
+def _document_row(doc: Mapping[str, object], result: CleanedDocument, n_blocks: int) -> dict[str, object]:
+    return {
+        "doc_id": doc["doc_id"],
+        "source": doc["source"],
+        "url": doc.get("url"),
+        "published": doc.get("published"),
+        "title": result.title,
+        "title_position": result.title_position,
+        "byline": result.byline,
+        "byline_position": result.byline_position,
+        "captions": result.captions,
+        "caption_positions": result.caption_positions,
+        "credits": result.credits,
+        "credit_positions": result.credit_positions,
+        "text": result.body,
+        "paragraph_count": len(result.kept),
+        "block_count": n_blocks,
+        "content_hash": content_hash(result.body),
+        "raw_hash": doc["raw_hash"],
+        "warnings": list(doc.get("warnings") or ()),  # type: ignore[call-overload]
+    }
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _none_if_missing(values: pd.Series) -> list[object]:
+    return [None if v is None or (isinstance(v, float) and v != v) else v for v in values]
+
+
+def to_arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """A table in the given schema, rows sorted by its key columns; missing values become nulls."""
+    columns = {}
+    for f in schema:
+        values = _none_if_missing(frame[f.name]) if f.name in frame else [None] * len(frame)
+        columns[f.name] = pa.array(values, type=f.type)
+    return pa.table(columns, schema=schema)
+
+
+def documents_table(documents: pd.DataFrame) -> pa.Table:
+    return to_arrow(documents.sort_values("doc_id", kind="stable"), DOCUMENTS)
+
+
+def paragraphs_table(paragraphs: pd.DataFrame) -> pa.Table:
+    return to_arrow(paragraphs.sort_values(["doc_id", "position"], kind="stable"), PARAGRAPHS)
+
+
+def removed_table(removed: pd.DataFrame) -> pa.Table:
+    return to_arrow(removed.sort_values(["doc_id", "position"], kind="stable"), REMOVED)
+
+
+def rejected_table(rejected: pd.DataFrame) -> pa.Table:
+    return to_arrow(rejected.sort_values(["input_path", "reason"], kind="stable"), REJECTED)
+
+
+def conservation(blocks: pd.DataFrame, documents: pd.DataFrame, paragraphs: pd.DataFrame, removed: pd.DataFrame) -> pd.DataFrame:
+    """Per document: input blocks, and how many are accounted for by paragraphs, removed or metadata.
+
+    A position placed twice (or one that is no input block) shows as `extra_rows` > 0; one missing as accounted < input.
+    """
+    meta: list[tuple[str, int]] = []
+    for row in documents.itertuples(index=False):
+        for pos in (row.title_position, row.byline_position):
+            if pos is not None and pos == pos:
+                meta.append((row.doc_id, int(pos)))
+        meta.extend((row.doc_id, int(p)) for p in row.caption_positions)
+        meta.extend((row.doc_id, int(p)) for p in row.credit_positions)
+    placed = pd.concat(
+        [
+            paragraphs[["doc_id", "position"]],
+            removed[["doc_id", "position"]],
+            pd.DataFrame(meta, columns=["doc_id", "position"]),
+        ],
+        ignore_index=True,
+    )
+    placed["position"] = placed["position"].astype("int64")
+    inputs = blocks[["doc_id", "position"]].astype({"position": "int64"})
+    known = placed.merge(inputs.drop_duplicates(), on=["doc_id", "position"], how="inner")
+    per_doc = pd.DataFrame({"doc_id": documents["doc_id"]}).set_index("doc_id")
+    per_doc["input_blocks"] = inputs.groupby("doc_id").size()
+    per_doc["accounted_blocks"] = known.drop_duplicates().groupby("doc_id").size()
+    per_doc["placed_rows"] = placed.groupby("doc_id").size()
+    per_doc = per_doc.fillna(0).astype("int64")
+    per_doc["extra_rows"] = per_doc["placed_rows"] - per_doc["accounted_blocks"]
+    return per_doc.reset_index()

@@ -25,7 +25,9 @@ def _prepare_environment() -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsclean", description="Clean scraped news text into validated, deduplicated Parquet.")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the cleaning flow once", description="Run the cleaning flow on a raw tree and publish to an output folder.")
+    run = sub.add_parser(
+        "run", help="run the cleaning flow once", description="Run the cleaning flow on a raw tree and publish to an output folder."
+    )
     run.add_argument("--raw", default="raw", type=Path, help="folder of raw .txt and .jsonl files (default: raw)")
     run.add_argument("--output", default="output", type=Path, help="folder to publish into (default: output)")
     run.add_argument("--rules", type=Path, help="JSON file of extra news-chrome rules: [{name, role, pattern, max_words}]")
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             summary = clean_flow(raw=str(args.raw), output=str(args.output), rules=str(args.rules) if args.rules else None)
-        except Exception as err:  # noqa: BLE001 - the one-line reason is the contract
+        except Exception as err:
             print(f"newsclean: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}", file=sys.stderr)
             return 1
         print(

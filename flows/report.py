@@ -9,7 +9,12 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 
 def run_summary(
-    documents: pd.DataFrame, paragraphs: pd.DataFrame, removed: pd.DataFrame, rejected: pd.DataFrame, validation: list[Any], version: str | None
+    documents: pd.DataFrame,
+    paragraphs: pd.DataFrame,
+    removed: pd.DataFrame,
+    rejected: pd.DataFrame,
+    validation: list[Any],
+    version: str | None,
 ) -> dict[str, Any]:
     by_reason = removed["reason"].value_counts().sort_index()
     clusters = (

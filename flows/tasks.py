@@ -55,7 +55,9 @@ def group_raw_documents(docs: pd.DataFrame, config: dedup.DedupConfig) -> pd.Ser
 
 
 @stage(name="find site chrome")
-def find_site_chrome(blocks: pd.DataFrame, docs: pd.DataFrame, groups: pd.Series, config: sitechrome.SiteChromeConfig) -> dict[str, frozenset[str]]:
+def find_site_chrome(
+    blocks: pd.DataFrame, docs: pd.DataFrame, groups: pd.Series, config: sitechrome.SiteChromeConfig
+) -> dict[str, frozenset[str]]:
     with_groups = blocks.merge(pd.DataFrame({"doc_id": docs["doc_id"], "group": groups}), on="doc_id", how="left")
     counts = sitechrome.block_document_counts(with_groups)
     chrome = sitechrome.chrome_keys_by_source(counts, with_groups, config)
@@ -64,7 +66,9 @@ def find_site_chrome(blocks: pd.DataFrame, docs: pd.DataFrame, groups: pd.Series
 
 
 @stage(name="clean documents")
-def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, chrome: dict[str, frozenset[str]], config: CleanConfig) -> tables.CleanedCorpus:
+def clean_documents(
+    docs: pd.DataFrame, blocks: pd.DataFrame, chrome: dict[str, frozenset[str]], config: CleanConfig
+) -> tables.CleanedCorpus:
     cleaned = tables.clean_documents(docs, blocks, chrome, config)
     get_run_logger().info(
         "kept %d paragraphs, removed %d blocks (%s)",
@@ -114,7 +118,13 @@ def validate(
 
 @stage(name="write and publish")
 def write_and_publish(
-    output: Path, documents: pd.DataFrame, paragraphs: pd.DataFrame, removed: pd.DataFrame, rejected: pd.DataFrame, results: list[Any], manifest: dict[str, Any]
+    output: Path,
+    documents: pd.DataFrame,
+    paragraphs: pd.DataFrame,
+    removed: pd.DataFrame,
+    rejected: pd.DataFrame,
+    results: list[Any],
+    manifest: dict[str, Any],
 ) -> str:
     """Write the tables to a staging folder; publish it only if every suite passed."""
     staging = io.new_staging(output)

@@ -21,8 +21,8 @@ class TableValidation:
     result: dict[str, Any]
 
 
-def load_suite_spec(name: str, folder: Path = EXPECTATIONS_DIR) -> dict[str, Any]:
-    path = folder / f"{name}.json"
+def load_suite_spec(name: str, folder: Path | None = None) -> dict[str, Any]:
+    path = (folder or EXPECTATIONS_DIR) / f"{name}.json"
     if not path.is_file():
         raise FileNotFoundError(f"expectation suite not found: {path}")
     spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -42,10 +42,9 @@ def _describe(expectation: dict[str, Any]) -> str:
     return f"{cfg.get('type')} {kwargs}{detail}"
 
 
-def validate_tables(frames: dict[str, pd.DataFrame], parameters: dict[str, Any], folder: Path = EXPECTATIONS_DIR) -> list[TableValidation]:
+def validate_tables(frames: dict[str, pd.DataFrame], parameters: dict[str, Any], folder: Path | None = None) -> list[TableValidation]:
     """Run each table's suite on its DataFrame; one TableValidation per table."""
     import great_expectations as gx  # GX takes seconds to import: only load it where it is used.
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")

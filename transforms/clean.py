@@ -35,6 +35,7 @@ class CleanConfig:
     repeats: RepeatConfig = field(default_factory=RepeatConfig)
     before_title_max_words: int = 8
     heading_max_words: int = 20
+    title_min_words: int = 3
 
     def __post_init__(self) -> None:
         if self.before_title_max_words < 0:
@@ -86,28 +87,40 @@ class _Decision:
 
 
 def _find_title(
-    texts: Sequence[str], keys: Sequence[str], groups: Sequence[int], candidate: Sequence[bool], given: str | None
+    keys: Sequence[str], groups: Sequence[int], candidate: Sequence[bool], given: str | None, min_words: int
 ) -> tuple[int | None, set[int]]:
-    """The title block and the blocks that are copies of it (page-title variants included)."""
-    n = len(texts)
+    """The title block and the blocks that are copies of it.
+
+    The earliest of: a block that wraps a later one with a site name ("Headline | Site", "Site -
+    Headline": the later block is the headline), or a block repeated exactly. Failing both, the
+    first candidate with at least `min_words` words, else the first candidate.
+    """
+    n = len(keys)
     if given:
         given_key = repeat_key(given)
-        copies = {i for i in range(n) if keys[i] == given_key}
-        return None, copies
-    first = next((i for i in range(n) if candidate[i]), None)
-    if first is None:
-        return None, set()
-    # The page <title> often wraps the headline with the site name ("Site - Headline", "Headline | Site"):
-    # a later headline-like block whose words sit inside the first one is the headline itself.
-    first_key = keys[first]
-    for i in range(first + 1, n):
-        if candidate[i] and keys[i] != first_key and len(keys[i]) >= 0.5 * len(first_key) and keys[i] in first_key:
-            return i, {j for j in range(n) if keys[j] == keys[i] or j == first}
-    repeated = {g for g in groups if groups.count(g) > 1}
-    for i in range(n):
-        if candidate[i] and groups[i] in repeated:
-            return i, {j for j in range(n) if groups[j] == groups[i] and keys[j] == keys[i]}
-    return first, {first}
+        return None, {i for i in range(n) if keys[i] == given_key}
+    cands = [i for i in range(n) if candidate[i]]
+    seen: dict[str, int] = {}
+    for i in cands:
+        if keys[i] in seen:
+            first = seen[keys[i]]
+            return first, {j for j in range(n) if keys[j] == keys[first]}
+        seen[keys[i]] = i
+        # Does this block sit inside an earlier, longer one (the page title with the site name)?
+        for wrapper_key, w in seen.items():
+            if w != i and _wraps(wrapper_key, keys[i]):
+                return i, {j for j in range(n) if keys[j] in (keys[i], wrapper_key)}
+    del groups
+    multiword = next((i for i in cands if len(keys[i].split()) >= min_words), None)
+    fallback = multiword if multiword is not None else (cands[0] if cands else None)
+    return fallback, ({fallback} if fallback is not None else set())
+
+
+def _wraps(wrapper: str, key: str) -> bool:
+    """True when `wrapper` is `key` plus a site name before or after it."""
+    if len(key) >= len(wrapper) or len(key.split()) < 2 or len(key) < 0.3 * len(wrapper):
+        return False
+    return wrapper.startswith(key + " ") or wrapper.endswith(" " + key)
 
 
 def clean_document(
@@ -131,7 +144,7 @@ def clean_document(
     decisions: list[_Decision | None] = [None] * n
     out = CleanedDocument()
 
-    title_at, title_copies = _find_title(texts, keys, groups, candidate, given_title)
+    title_at, title_copies = _find_title(keys, groups, candidate, given_title, config.title_min_words)
     if given_title:
         out.title = given_title
     elif title_at is not None:
@@ -169,8 +182,11 @@ def clean_document(
                 decisions[i] = _Decision("remove", REASON_CAPTION_REPEAT, f"caption at line {blocks[head].position}")
             out.credits.extend(t for t in dict.fromkeys(tails) if t)
         else:
-            for i in copies[1:]:
-                decisions[i] = _Decision("remove", REASON_BLOCK_REPEAT, f"copy of line {blocks[copies[0]].position}")
+            # The fullest copy stays (a teaser is often a cut-down repeat of the paragraph).
+            keep = max(copies, key=lambda i: (len(texts[i]), -i))
+            for i in copies:
+                if i != keep:
+                    decisions[i] = _Decision("remove", REASON_BLOCK_REPEAT, f"copy of line {blocks[keep].position}")
 
     for i in range(n):
         if decisions[i] is None and keys[i] and keys[i] in chrome_keys:

@@ -95,7 +95,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"|more (?:from|in|on) [\w .&'-]{1,40})[:.]?$",
         max_words=8,
     ),
-    Rule("copyright", ROLE_CHROME, r"^(?:©|\(c\)|copyright\b)|\ball rights reserved\b", max_words=60),
+    Rule("copyright", ROLE_CHROME, r"^(?:©|\(c\)|copyright\s*(?:©|\(c\)|\d{4}|$))|\ball rights reserved\b", max_words=60),
     Rule(
         "cookie_notice",
         ROLE_CHROME,
@@ -110,15 +110,35 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"|sections|home|homepage|site map|sitemap|rss(?: feed)?|subscribe to rss|toggle navigation|jump to (?:navigation|content))[:.»›]?$",
         max_words=6,
     ),
-    Rule("advertisement", ROLE_CHROME, r"^(?:advertisement|advertising|sponsored(?: content| links)?|ads? by \S.*|paid content|promoted(?: stories)?)[:.]?$", max_words=6),
-    Rule("account_links", ROLE_CHROME, r"^(?:log ?in|log ?out|sign ?in|sign ?out|register|my account|create (?:an )?account|forgot (?:your )?password\??)(?:\s*[/|]\s*(?:log ?in|sign ?in|register|sign up))?$", max_words=6),
-    Rule("follow_us", ROLE_CHROME, r"^follow (?:us|@\w+|\w+ on)\b|\blike us on facebook\b|\bfollow us on (?:twitter|facebook|instagram|x)\b", max_words=15),
+    Rule(
+        "advertisement",
+        ROLE_CHROME,
+        r"^(?:advertisement|advertising|sponsored(?: content| links)?|ads? by \S.*|paid content|promoted(?: stories)?)[:.]?$",
+        max_words=6,
+    ),
+    Rule(
+        "account_links",
+        ROLE_CHROME,
+        r"^(?:log ?in|log ?out|sign ?in|sign ?out|register|my account|create (?:an )?account|forgot (?:your )?password\??)(?:\s*[/|]\s*(?:log ?in|sign ?in|register|sign up))?$",
+        max_words=6,
+    ),
+    Rule(
+        "follow_us",
+        ROLE_CHROME,
+        r"^follow (?:us|@\w+|\w+ on)\b|\blike us on facebook\b|\bfollow us on (?:twitter|facebook|instagram|x)\b",
+        max_words=15,
+    ),
     Rule("tag_list", ROLE_CHROME, r"^(?:tags?|topics?|filed under|categories|category|posted in|keywords)\s*:", max_words=40),
-    Rule("terms_links", ROLE_CHROME, r"^(?:terms (?:of (?:use|service)|and conditions)|privacy(?: policy| notice)?|contact us|about us|advertise(?: with us)?|careers|jobs)$", max_words=6),
+    Rule(
+        "terms_links",
+        ROLE_CHROME,
+        r"^(?:terms (?:of (?:use|service)|and conditions)|privacy(?: policy| notice)?|contact us|about us|advertise(?: with us)?|careers|jobs)$",
+        max_words=6,
+    ),
     Rule(
         "photo_credit",
         ROLE_CREDIT,
-        r"^\(?(?:photo|photograph|image|picture|video|credit|illustration|graphic|source)s?(?: by| credit)?\s*[:©]\s*[^.]{1,80}\)?$"
+        r"^\(?(?i:photo|photograph|image|picture|video|credit|illustration|graphic|source)s?(?i: by| credit)?\s*[:©]\s*[^.]{1,80}\)?$"
         r"|^\([^()]{1,60}\b(?:via )?(?:AP|AFP|Reuters|Getty(?: Images)?|EPA|PA|Bloomberg|Shutterstock)\)$"
         r"|^(?:[A-Z][\w.'’-]+\s){1,4}/\s?(?:AP|AFP|Reuters|Getty Images|EPA|Bloomberg)(?: Photo)?$"
         r"|^(?:[A-Z][\w.'’-]+\s){0,4}(?:for|/) (?:The )?(?:[A-Z][\w.’'-]+ ){0,3}(?:Photo|Images)$",
@@ -139,8 +159,46 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 # closes the document, an ordinary heading anywhere else.
 NAME_ONLY = regex.compile(r"^(?:[A-Z][a-z’'-]+|[A-Z]\.)(?:\s(?:[A-Z][a-z’'-]+|[A-Z]\.|de|van|von|bin|al-[A-Z][a-z]+)){1,3}$")
 NAME_STOPWORDS = frozenset(
-    "a an the and or of in on at to for with from by about recent new more latest our your this that these "
-    "what why how who when where summary update updates news developments background conclusion introduction".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "with",
+        "from",
+        "by",
+        "about",
+        "recent",
+        "new",
+        "more",
+        "latest",
+        "our",
+        "your",
+        "this",
+        "that",
+        "these",
+        "what",
+        "why",
+        "how",
+        "who",
+        "when",
+        "where",
+        "summary",
+        "update",
+        "updates",
+        "news",
+        "developments",
+        "background",
+        "conclusion",
+        "introduction",
+    ]
 )
 
 # A photo credit appended to the end of a caption copy ("... the northeast. Marko Drobnjakovic / AP Photo").
@@ -174,9 +232,7 @@ class RuleSet:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"rule names must be unique: {', '.join(duplicates)}")
-        compiled = tuple(
-            (r, regex.compile(r.pattern, regex.IGNORECASE if r.ignore_case else 0)) for r in self.rules
-        )
+        compiled = tuple((r, regex.compile(r.pattern, regex.IGNORECASE if r.ignore_case else 0)) for r in self.rules)
         object.__setattr__(self, "_compiled", compiled)
 
     def match(self, text: str, n_words: int | None = None) -> RuleMatch | None:

@@ -43,23 +43,23 @@ class CleanedCorpus:
     removed: pd.DataFrame
 
 
-def clean_documents(
-    docs: pd.DataFrame, blocks: pd.DataFrame, chrome: Mapping[str, frozenset[str]], config: CleanConfig
-) -> CleanedCorpus:
+def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, chrome: Mapping[str, frozenset[str]], config: CleanConfig) -> CleanedCorpus:
     """Run the in-document cleaner over every document."""
     doc_rows: list[dict[str, object]] = []
     kept_rows: list[tuple[str, int, str, str]] = []
     removed_rows: list[tuple[str, int, str, str, str | None]] = []
-    by_doc = {d: g for d, g in blocks.groupby("doc_id", sort=False)}
-    empty = blocks.iloc[0:0]
-    for doc in docs.itertuples(index=False):
-        grp = by_doc.get(doc.doc_id, empty)
-        doc_blocks = [Block(int(p), str(t)) for p, t in zip(grp["position"], grp["text"], strict=True)]
-        given = doc.title if isinstance(doc.title, str) and doc.title.strip() else None
-        result = clean_document(doc_blocks, config, chrome.get(doc.source, frozenset()), given)
-        doc_rows.append(_document_row(doc._asdict(), result, len(doc_blocks)))
-        kept_rows.extend((doc.doc_id, k.position, k.text, k.role) for k in result.kept)
-        removed_rows.extend((doc.doc_id, r.position, r.text, r.reason, r.matched) for r in result.removed)
+    by_doc: dict[str, list[Block]] = {}
+    for doc_id, position, text in zip(blocks["doc_id"].tolist(), blocks["position"].tolist(), blocks["text"].tolist(), strict=True):
+        by_doc.setdefault(doc_id, []).append(Block(int(position), text))
+    records: list[dict[str, object]] = docs.to_dict("records")  # type: ignore[assignment]
+    for doc in records:
+        doc_id, source, title = str(doc["doc_id"]), str(doc["source"]), doc["title"]
+        doc_blocks = by_doc.get(doc_id, [])
+        given = title if isinstance(title, str) and title.strip() else None
+        result = clean_document(doc_blocks, config, chrome.get(source, frozenset()), given)
+        doc_rows.append(_document_row(doc, result, len(doc_blocks)))
+        kept_rows.extend((doc_id, k.position, k.text, k.role) for k in result.kept)
+        removed_rows.extend((doc_id, r.position, r.text, r.reason, r.matched) for r in result.removed)
     documents = pd.DataFrame(doc_rows, columns=[*_DOC_META_COLUMNS])
     paragraphs = pd.DataFrame(kept_rows, columns=["doc_id", "position", "text", "role"])
     removed = pd.DataFrame(removed_rows, columns=["doc_id", "position", "text", "reason", "matched"])
@@ -150,12 +150,10 @@ def conservation(blocks: pd.DataFrame, documents: pd.DataFrame, paragraphs: pd.D
     A position placed twice (or one that is no input block) shows as `extra_rows` > 0; one missing as accounted < input.
     """
     meta: list[tuple[str, int]] = []
-    for row in documents.itertuples(index=False):
-        for pos in (row.title_position, row.byline_position):
-            if pos is not None and pos == pos:
-                meta.append((row.doc_id, int(pos)))
-        meta.extend((row.doc_id, int(p)) for p in row.caption_positions)
-        meta.extend((row.doc_id, int(p)) for p in row.credit_positions)
+    columns = ("doc_id", "title_position", "byline_position", "caption_positions", "credit_positions")
+    for doc_id, title_at, byline_at, captions, credits in zip(*(documents[c].tolist() for c in columns), strict=True):
+        singles = [p for p in (title_at, byline_at) if p is not None and p == p]  # NaN != NaN
+        meta.extend((doc_id, int(p)) for p in [*singles, *captions, *credits])
     placed = pd.concat(
         [
             paragraphs[["doc_id", "position"]],

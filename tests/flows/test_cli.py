@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from flows.cli import main
+
+
+def test_help_lists_run() -> None:
+    done = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--help"], capture_output=True, text=True, check=True)
+    assert "--raw" in done.stdout and "--output" in done.stdout
+
+
+def test_missing_raw_folder_exits_nonzero_with_one_line(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = main(["run", "--raw", str(tmp_path / "absent"), "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and "raw folder not found" in err[0]

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from flows import io
+
+
+def _write(root: Path, rel: str, data: bytes | str) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+
+
+def test_doc_ids_and_sources(tmp_path: Path) -> None:
+    _write(tmp_path, "site.example/sub/a.txt", "Hello there.")
+    _write(tmp_path, "root.txt", "At the root.")
+    _write(tmp_path, "feeds/wire.jsonl", json.dumps({"id": "x1", "text": "Wire text.", "url": "https://news.example/a"}) + "\n")
+    ingested = io.read_raw_files(tmp_path, io.discover(tmp_path))
+    docs = {d["doc_id"]: d for d in ingested.documents}
+    assert set(docs) == {"site.example/sub/a", "root", "feeds/wire/x1"}
+    assert docs["site.example/sub/a"]["source"] == "site.example"
+    assert docs["root"]["source"] == ""
+    assert docs["feeds/wire/x1"]["source"] == "news.example"
+    assert ingested.rejected == []
+
+
+JSONL_CASES = [
+    ("not json", "invalid_json"),
+    ("[1, 2]", "invalid_record"),
+    ('{"text": "no id"}', "missing_id"),
+    ('{"id": "a"}', "missing_text"),
+    ('{"id": "b", "text": null}', "missing_text"),
+    ('{"id": "c", "text": 42}', "missing_text"),
+    ('{"id": "d", "text": "   "}', "empty"),
+]
+
+
+@pytest.mark.parametrize(("line", "reason"), JSONL_CASES)
+def test_bad_jsonl_lines_are_rejected_with_reason(tmp_path: Path, line: str, reason: str) -> None:
+    good = json.dumps({"id": "ok", "text": "Fine text."})
+    _write(tmp_path, "f.jsonl", good + "\n" + line + "\n")
+    ingested = io.read_raw_files(tmp_path, io.discover(tmp_path))
+    assert [d["doc_id"] for d in ingested.documents] == ["f/ok"]
+    assert [(r["input_path"], r["reason"]) for r in ingested.rejected] == [("f.jsonl:2", reason)]
+
+
+def test_duplicate_ids_keep_the_first(tmp_path: Path) -> None:
+    lines = [json.dumps({"id": "same", "text": t}) for t in ("First.", "Second.")]
+    _write(tmp_path, "f.jsonl", "\n".join(lines))
+    ingested = io.read_raw_files(tmp_path, io.discover(tmp_path))
+    assert [d["text"] for d in ingested.documents] == ["First."]
+    assert ingested.rejected[0]["reason"] == "duplicate_id"
+
+
+def test_unreadable_inputs_are_rejected_not_dropped(tmp_path: Path) -> None:
+    _write(tmp_path, "s/empty.txt", b"")
+    _write(tmp_path, "s/image.txt", b"\x89PNG\r\n\x1a\n\x00\x00")
+    _write(tmp_path, "s/page.html", "<p>hi</p>")
+    _write(tmp_path, "s/.hidden.txt", "ignored dotfile")
+    ingested = io.read_raw_files(tmp_path, io.discover(tmp_path))
+    assert ingested.documents == []
+    assert sorted((r["input_path"], r["reason"]) for r in ingested.rejected) == [
+        ("s/empty.txt", "empty"),
+        ("s/image.txt", "binary"),
+        ("s/page.html", "unsupported_type"),
+    ]
+
+
+def test_missing_raw_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="raw folder not found"):
+        io.discover(tmp_path / "nope")
+
+
+def test_publish_switches_current_atomically_and_prunes(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    versions = []
+    for i in range(io.KEEP_VERSIONS + 2):
+        staging = io.new_staging(out)
+        io.write_table(staging, "documents", pa.table({"n": [i]}))
+        versions.append(io.publish(out, staging))
+    current = io.current_version(out)
+    assert current is not None and current.name == versions[-1]
+    assert os.readlink(out / io.CURRENT) == str(Path(io.VERSIONS) / versions[-1])
+    assert len(list((out / io.VERSIONS).iterdir())) == io.KEEP_VERSIONS
+    assert not list(out.glob(".staging-*"))

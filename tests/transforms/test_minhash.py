@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from datasketch import MinHash
+
+from transforms.minhash import SCHEME, MinHashConfig, datasketch_hashfunc, shingle_hashes, shingles_as_bytes, signatures
+
+TEXTS = [
+    "The quick brown fox jumps over the lazy dog near the river bank today.",
+    "The quick brown fox jumps over the lazy cat near the river bank today.",
+    "Two words",
+    "",
+    "Punctuation, only! And CASE differences; are ignored?",
+    "北京 欢迎 你 and 😀 emoji",
+]
+CONFIG = MinHashConfig()
+
+
+def test_signatures_equal_datasketch_update_batch() -> None:
+    sig = signatures(TEXTS, CONFIG)
+    for text, row in zip(TEXTS, sig, strict=True):
+        m = MinHash(num_perm=CONFIG.num_perm, seed=CONFIG.seed, hashfunc=datasketch_hashfunc)
+        m.update_batch(shingles_as_bytes(text, CONFIG.shingle_size))
+        assert np.array_equal(m.hashvalues, row), text
+
+
+def test_stored_signature_rebuilds_in_datasketch_and_jaccard_agrees() -> None:
+    sig = signatures(TEXTS[:2], CONFIG)
+    a = MinHash(hashvalues=sig[0], scheme=SCHEME, seed=CONFIG.seed)
+    b = MinHash(hashvalues=sig[1], scheme=SCHEME, seed=CONFIG.seed)
+    expected = float(np.mean(sig[0] == sig[1]))
+    assert a.jaccard(b) == pytest.approx(expected)
+
+
+def test_signatures_are_deterministic_and_order_free() -> None:
+    first = signatures(TEXTS, CONFIG)
+    again = signatures(list(reversed(TEXTS)), CONFIG)[::-1]
+    assert np.array_equal(first, again)
+
+
+def test_case_and_punctuation_do_not_change_a_signature() -> None:
+    sig = signatures(["Hello, World! Again and again.", "hello world again and again"], CONFIG)
+    assert np.array_equal(sig[0], sig[1])
+
+
+def test_empty_text_has_no_shingles() -> None:
+    hashes, offsets = shingle_hashes(["", "one"], 5)
+    assert offsets.tolist() == [0, 0, 1]
+    assert len(hashes) == 1
+
+
+def test_many_texts_cross_chunk_boundaries() -> None:
+    texts = [f"paragraph {i} " + "word " * (i % 50) for i in range(3000)]
+    sig = signatures(texts, CONFIG)
+    for i in (0, 1, 1499, 2999):
+        single = signatures([texts[i]], CONFIG)[0]
+        assert np.array_equal(sig[i], single)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_perm": 0}, "num_perm must be in [1, 4096]"),
+        ({"shingle_size": 0}, "shingle_size must be in [1, 32]"),
+        ({"seed": -1}, "seed must be >= 0"),
+    ],
+)
+def test_config_rejects_bad_values(kwargs: dict[str, int], message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        MinHashConfig(**kwargs)

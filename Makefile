@@ -12,7 +12,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: install run test lint format eval bench server lock clean
+.PHONY: install run test lint format eval train bench server lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ format: install
 
 eval: install
 	$(BIN)/python scripts/eval.py --shared $(SHARED) --json $(OUTPUT)/eval.json
+
+# Refit the content model on the dev sets (writes transforms/models/content_model.*; review the diff).
+train: install
+	$(BIN)/python scripts/train.py --shared $(SHARED)
 
 bench: install
 	$(BIN)/python scripts/bench.py --shared $(SHARED) --json $(OUTPUT)/bench.json

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from transforms.clean import CleanConfig
+from transforms.content import ContentModel
 from transforms.dedup import DedupConfig
 from transforms.rules import DEFAULT_RULES, RuleSet, combine_rules, rules_from_records
 from transforms.sitechrome import SiteChromeConfig
@@ -21,6 +22,22 @@ class Settings:
     clean: CleanConfig = field(default_factory=CleanConfig)
     chrome: SiteChromeConfig = field(default_factory=SiteChromeConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    content: ContentModel | None = None
+
+
+MODEL_DIR = Path(__file__).resolve().parent.parent / "transforms" / "models"
+
+
+def load_content_model(folder: Path = MODEL_DIR) -> ContentModel:
+    """The trained content model (LightGBM text format) and its threshold, from `make train`."""
+    import lightgbm as lgb
+
+    model_file, meta_file = folder / "content_model.txt", folder / "content_model.json"
+    if not model_file.is_file() or not meta_file.is_file():
+        raise FileNotFoundError(f"content model not found in {folder}; run `make train`")
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    booster = lgb.Booster(model_str=model_file.read_text(encoding="utf-8"))
+    return ContentModel(booster, threshold=float(meta["threshold"]), fallback_ratio=float(meta["fallback_ratio"]))
 
 
 def load_rules(path: Path | None) -> RuleSet:
@@ -36,5 +53,10 @@ def load_rules(path: Path | None) -> RuleSet:
     return RuleSet(combine_rules(DEFAULT_RULES, rules_from_records(records)))
 
 
-def make_settings(raw: Path, output: Path, rules_file: Path | None = None) -> Settings:
-    return Settings(raw=raw, output=output, clean=CleanConfig(rules=load_rules(rules_file)))
+def make_settings(raw: Path, output: Path, rules_file: Path | None = None, content_model: bool = True) -> Settings:
+    return Settings(
+        raw=raw,
+        output=output,
+        clean=CleanConfig(rules=load_rules(rules_file)),
+        content=load_content_model() if content_model else None,
+    )

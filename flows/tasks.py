@@ -12,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from flows import io, report, validation
 from transforms import dedup, sitechrome, tables
 from transforms.clean import CleanConfig
+from transforms.content import ContentModel
 from transforms.rules import RuleSet
 
 # Inputs are whole DataFrames: hashing them for a cache key would cost more than the stage.
@@ -54,22 +55,19 @@ def group_raw_documents(docs: pd.DataFrame, config: dedup.DedupConfig) -> pd.Ser
     return groups
 
 
-@stage(name="find site chrome")
-def find_site_chrome(
+@stage(name="count site lines")
+def count_site_lines(
     blocks: pd.DataFrame, docs: pd.DataFrame, groups: pd.Series, config: sitechrome.SiteChromeConfig
-) -> dict[str, frozenset[str]]:
+) -> sitechrome.SiteStats:
     with_groups = blocks.merge(pd.DataFrame({"doc_id": docs["doc_id"], "group": groups}), on="doc_id", how="left")
-    counts = sitechrome.block_document_counts(with_groups)
-    chrome = sitechrome.chrome_keys_by_source(counts, with_groups, config)
-    get_run_logger().info("%d recurring lines are site chrome across %d sources", sum(map(len, chrome.values())), len(chrome))
-    return chrome
+    stats = sitechrome.site_stats(with_groups, config)
+    get_run_logger().info("%d recurring lines are site chrome across %d sources", sum(map(len, stats.chrome.values())), len(stats.chrome))
+    return stats
 
 
 @stage(name="clean documents")
-def clean_documents(
-    docs: pd.DataFrame, blocks: pd.DataFrame, chrome: dict[str, frozenset[str]], config: CleanConfig
-) -> tables.CleanedCorpus:
-    cleaned = tables.clean_documents(docs, blocks, chrome, config)
+def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: sitechrome.SiteStats, config: CleanConfig) -> tables.CleanedCorpus:
+    cleaned = tables.clean_documents(docs, blocks, stats, config)
     get_run_logger().info(
         "kept %d paragraphs, removed %d blocks (%s)",
         len(cleaned.paragraphs),
@@ -77,6 +75,23 @@ def clean_documents(
         ", ".join(f"{k}={v}" for k, v in cleaned.removed["reason"].value_counts().sort_index().items()),
     )
     return cleaned
+
+
+@stage(name="select main content")
+def select_main_content(
+    blocks: pd.DataFrame, cleaned: tables.CleanedCorpus, stats: sitechrome.SiteStats, model: ContentModel | None
+) -> tables.CleanedCorpus:
+    if model is None:
+        get_run_logger().info("no content model: every block the rules kept stays")
+        return cleaned
+    selected = tables.select_content(blocks, cleaned, stats, model)
+    get_run_logger().info(
+        "content model (threshold %.2f) moved %d of %d paragraphs to the audit",
+        model.threshold,
+        len(cleaned.paragraphs) - len(selected.paragraphs),
+        len(cleaned.paragraphs),
+    )
+    return selected
 
 
 @stage(name="cluster near-duplicate paragraphs")

@@ -159,46 +159,10 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 # closes the document, an ordinary heading anywhere else.
 NAME_ONLY = regex.compile(r"^(?:[A-Z][a-z’'-]+|[A-Z]\.)(?:\s(?:[A-Z][a-z’'-]+|[A-Z]\.|de|van|von|bin|al-[A-Z][a-z]+)){1,3}$")
 NAME_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "of",
-        "in",
-        "on",
-        "at",
-        "to",
-        "for",
-        "with",
-        "from",
-        "by",
-        "about",
-        "recent",
-        "new",
-        "more",
-        "latest",
-        "our",
-        "your",
-        "this",
-        "that",
-        "these",
-        "what",
-        "why",
-        "how",
-        "who",
-        "when",
-        "where",
-        "summary",
-        "update",
-        "updates",
-        "news",
-        "developments",
-        "background",
-        "conclusion",
-        "introduction",
-    ]
+    (
+        "a an the and or of in on at to for with from by about recent new more latest our your this that these what why how who "
+        "when where summary update updates news developments background conclusion introduction"
+    ).split()
 )
 
 # A photo credit appended to the end of a caption copy ("... the northeast. Marko Drobnjakovic / AP Photo").

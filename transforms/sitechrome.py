@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -13,33 +13,56 @@ class SiteChromeConfig:
 
     Documents that are near-duplicates of each other count once, so that a site carrying the same
     article twice does not lose the article itself.
+
+    Long lines need more pages: a paragraph shared by exactly two pages is more often one article
+    shown twice (a post and the index page that carries it) than chrome.
     """
 
     min_documents: int = 2
+    long_line_words: int = 15
+    long_line_min_documents: int = 3
     max_words: int = 80
 
     def __post_init__(self) -> None:
         if self.min_documents < 2:
             raise ValueError("min_documents must be >= 2")
-        if self.max_words < 1:
-            raise ValueError("max_words must be >= 1")
+        if self.long_line_min_documents < self.min_documents:
+            raise ValueError("long_line_min_documents must be >= min_documents")
+        if self.long_line_words < 1 or self.max_words < 1:
+            raise ValueError("long_line_words and max_words must be >= 1")
+
+
+@dataclass(frozen=True)
+class SiteStats:
+    """Per source: in how many distinct pages each line occurs, how many distinct pages there are, and the chrome."""
+
+    line_documents: dict[tuple[str, str], int] = field(default_factory=dict)
+    source_documents: dict[str, int] = field(default_factory=dict)
+    chrome: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def block_document_counts(blocks: pd.DataFrame) -> pd.DataFrame:
     """Count, per (source, key), the distinct document groups a block appears in.
 
-    `blocks` has columns source, key, group (the near-duplicate group of the block's document) and
-    n_words. Returns source, key, documents: counts that add up across partitions of the corpus
-    when every partition holds whole groups.
+    `blocks` has columns source, key and group (the near-duplicate group of the block's document).
+    Returns source, key, documents: counts that add up across partitions of the corpus when every
+    partition holds whole groups.
     """
     useful = blocks[(blocks["source"] != "") & (blocks["key"] != "")]
     counts = useful.drop_duplicates(["source", "key", "group"]).groupby(["source", "key"], sort=True).size()
     return counts.rename("documents").reset_index()
 
 
-def chrome_keys_by_source(counts: pd.DataFrame, blocks: pd.DataFrame, config: SiteChromeConfig) -> dict[str, frozenset[str]]:
-    """The keys that are chrome for each source, given per-key document counts."""
+def site_stats(blocks: pd.DataFrame, config: SiteChromeConfig) -> SiteStats:
+    """Line counts, page counts and chrome keys per source; `blocks` has source, key, group, n_words."""
+    counts = block_document_counts(blocks)
     words = blocks.groupby(["source", "key"], sort=False)["n_words"].max().rename("n_words").reset_index()
     merged = counts.merge(words, on=["source", "key"], how="left")
-    chrome = merged[(merged["documents"] >= config.min_documents) & (merged["n_words"] <= config.max_words)]
-    return {str(src): frozenset(map(str, grp["key"])) for src, grp in chrome.groupby("source", sort=True)}
+    needed = merged["n_words"].gt(config.long_line_words).map({True: config.long_line_min_documents, False: config.min_documents})
+    chrome = merged[(merged["documents"] >= needed) & (merged["n_words"] <= config.max_words)]
+    sizes = blocks[blocks["source"] != ""].groupby("source", sort=True)["group"].nunique()
+    return SiteStats(
+        line_documents={(str(s), str(k)): int(c) for s, k, c in zip(counts["source"], counts["key"], counts["documents"], strict=True)},
+        source_documents={str(s): int(c) for s, c in sizes.items()},
+        chrome={str(src): frozenset(map(str, grp["key"])) for src, grp in chrome.groupby("source", sort=True)},
+    )

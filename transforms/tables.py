@@ -6,13 +6,17 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
 from transforms.blocks import Block, split_blocks
 from transforms.clean import CleanConfig, CleanedDocument, clean_document
+from transforms.content import REASON_CONTENT, STATE_KEPT, STATE_META, STATE_REMOVED, ContentModel, block_features, keep_decisions
 from transforms.repeats import repeat_key
 from transforms.schema import DOCUMENTS, PARAGRAPHS, REJECTED, REMOVED
+from transforms.sitechrome import SiteStats
 
 # Columns of the ingested-documents frame the stages read.
 INPUT_COLUMNS = ("doc_id", "source", "input_path", "url", "published", "title", "text", "raw_hash", "warnings")
@@ -27,7 +31,7 @@ def blocks_table(docs: pd.DataFrame) -> pd.DataFrame:
             rows["source"].append(source)
             rows["position"].append(block.position)
             rows["text"].append(block.text)
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows).sort_values(["doc_id", "position"], kind="stable").reset_index(drop=True)
     out["position"] = out["position"].astype("int32")
     out["key"] = [repeat_key(t) for t in out["text"]]
     out["n_words"] = [len(t.split()) for t in out["text"]]
@@ -43,7 +47,7 @@ class CleanedCorpus:
     removed: pd.DataFrame
 
 
-def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, chrome: Mapping[str, frozenset[str]], config: CleanConfig) -> CleanedCorpus:
+def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, config: CleanConfig) -> CleanedCorpus:
     """Run the in-document cleaner over every document."""
     doc_rows: list[dict[str, object]] = []
     kept_rows: list[tuple[str, int, str, str]] = []
@@ -56,7 +60,7 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, chrome: Mapping[st
         doc_id, source, title = str(doc["doc_id"]), str(doc["source"]), doc["title"]
         doc_blocks = by_doc.get(doc_id, [])
         given = title if isinstance(title, str) and title.strip() else None
-        result = clean_document(doc_blocks, config, chrome.get(source, frozenset()), given)
+        result = clean_document(doc_blocks, config, stats.chrome.get(source, frozenset()), given)
         doc_rows.append(_document_row(doc, result, len(doc_blocks)))
         kept_rows.extend((doc_id, k.position, k.text, k.role) for k in result.kept)
         removed_rows.extend((doc_id, r.position, r.text, r.reason, r.matched) for r in result.removed)
@@ -64,6 +68,76 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, chrome: Mapping[st
     paragraphs = pd.DataFrame(kept_rows, columns=["doc_id", "position", "text", "role"])
     removed = pd.DataFrame(removed_rows, columns=["doc_id", "position", "text", "reason", "matched"])
     return CleanedCorpus(documents, paragraphs, removed)
+
+
+def block_states(blocks: pd.DataFrame, cleaned: CleanedCorpus) -> npt.NDArray[np.int64]:
+    """Kept, removed or metadata, for each row of `blocks`."""
+    meta = _metadata_positions(cleaned.documents)
+    index = pd.MultiIndex.from_frame(blocks[["doc_id", "position"]].astype({"position": "int64"}))
+    state = np.full(len(blocks), STATE_KEPT, dtype=np.int64)
+    for frame, value in ((cleaned.removed, STATE_REMOVED), (pd.DataFrame(meta, columns=["doc_id", "position"]), STATE_META)):
+        if len(frame):
+            where = index.get_indexer(pd.MultiIndex.from_frame(frame[["doc_id", "position"]].astype({"position": "int64"})))
+            state[where[where >= 0]] = value
+    return state
+
+
+def content_features(blocks: pd.DataFrame, cleaned: CleanedCorpus, stats: SiteStats, states: npt.NDArray[np.int64]) -> pd.DataFrame:
+    """Content features for every block (blocks sorted by doc_id, position; states from block_states)."""
+    docs = cleaned.documents
+    title_pos = {d: (int(p) if p is not None and p == p else None) for d, p in zip(docs["doc_id"], docs["title_position"], strict=True)}
+    titles = {d: (t if isinstance(t, str) else None) for d, t in zip(docs["doc_id"], docs["title"], strict=True)}
+    return block_features(blocks, states, title_pos, titles, stats.line_documents, stats.source_documents)
+
+
+def select_content(blocks: pd.DataFrame, cleaned: CleanedCorpus, stats: SiteStats, model: ContentModel) -> CleanedCorpus:
+    """Move kept paragraphs the content model scores below its threshold to the audit."""
+    if cleaned.paragraphs.empty:
+        return cleaned
+    states = block_states(blocks, cleaned)
+    feats = content_features(blocks, cleaned, stats, states)
+    keep, score = keep_decisions(model, feats, blocks["doc_id"].to_numpy(), states == STATE_KEPT)
+    scored = blocks[["doc_id", "position"]].assign(p=score, keep=keep).astype({"position": "int64"})
+    paragraphs = cleaned.paragraphs.astype({"position": "int64"}).merge(scored, on=["doc_id", "position"], how="left")
+    low = ~paragraphs["keep"].to_numpy(dtype=bool)
+    dropped = paragraphs[low]
+    removed = pd.concat(
+        [
+            cleaned.removed,
+            pd.DataFrame(
+                {
+                    "doc_id": dropped["doc_id"],
+                    "position": dropped["position"],
+                    "text": dropped["text"],
+                    "reason": REASON_CONTENT,
+                    "matched": [f"p={p:.2f}" for p in dropped["p"]],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    kept = paragraphs[~low].drop(columns=["p", "keep"]).reset_index(drop=True)
+    return CleanedCorpus(with_bodies(cleaned.documents, kept), kept, removed)
+
+
+def with_bodies(documents: pd.DataFrame, paragraphs: pd.DataFrame) -> pd.DataFrame:
+    """Recompute text, paragraph_count and content_hash from the kept paragraphs."""
+    ordered = paragraphs.sort_values(["doc_id", "position"], kind="stable")
+    bodies = ordered.groupby("doc_id", sort=False)["text"].agg("\n\n".join)
+    out = documents.copy()
+    out["text"] = out["doc_id"].map(bodies).fillna("")
+    out["paragraph_count"] = out["doc_id"].map(ordered.groupby("doc_id").size()).fillna(0).astype("int64")
+    out["content_hash"] = [content_hash(t) for t in out["text"]]
+    return out
+
+
+def _metadata_positions(documents: pd.DataFrame) -> list[tuple[str, int]]:
+    meta: list[tuple[str, int]] = []
+    columns = ("doc_id", "title_position", "byline_position", "caption_positions", "credit_positions")
+    for doc_id, title_at, byline_at, captions, credits in zip(*(documents[c].tolist() for c in columns), strict=True):
+        singles = [p for p in (title_at, byline_at) if p is not None and p == p]  # NaN != NaN
+        meta.extend((doc_id, int(p)) for p in [*singles, *captions, *credits])
+    return meta
 
 
 _DOC_META_COLUMNS = (
@@ -149,11 +223,7 @@ def conservation(blocks: pd.DataFrame, documents: pd.DataFrame, paragraphs: pd.D
 
     A position placed twice (or one that is no input block) shows as `extra_rows` > 0; one missing as accounted < input.
     """
-    meta: list[tuple[str, int]] = []
-    columns = ("doc_id", "title_position", "byline_position", "caption_positions", "credit_positions")
-    for doc_id, title_at, byline_at, captions, credits in zip(*(documents[c].tolist() for c in columns), strict=True):
-        singles = [p for p in (title_at, byline_at) if p is not None and p == p]  # NaN != NaN
-        meta.extend((doc_id, int(p)) for p in [*singles, *captions, *credits])
+    meta = _metadata_positions(documents)
     placed = pd.concat(
         [
             paragraphs[["doc_id", "position"]],

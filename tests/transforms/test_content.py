@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flows.config import load_content_model
+from transforms.content import STATE_KEPT, STATE_REMOVED, ContentModel, block_features, check_features, keep_decisions
+from transforms.repeats import repeat_key
+
+PAGE = [
+    "Home",
+    "News",
+    "Storm Hits Coast",
+    "The storm arrived at dawn and flooded the harbour, the coastguard said on Monday morning.",
+    "Residents of the lower town were told to leave their homes before the second high tide came in.",
+    "What happens next",
+    "Engineers will inspect the sea wall this week and report to the council by Friday afternoon.",
+    "Share",
+    "Related stories",
+    "Terms of use",
+]
+
+
+def _page(texts: list[str], doc_id: str = "s/a") -> pd.DataFrame:
+    return pd.DataFrame(
+        {"doc_id": doc_id, "source": "s", "position": range(len(texts)), "text": texts, "key": [repeat_key(t) for t in texts]}
+    )
+
+
+def _features(texts: list[str] = PAGE) -> pd.DataFrame:
+    blocks = _page(texts)
+    state = np.full(len(texts), STATE_KEPT)
+    return block_features(blocks, state, {"s/a": 2}, {"s/a": "Storm Hits Coast"}, {("s", "home"): 5}, {"s": 5})
+
+
+def test_features_describe_the_page_shape() -> None:
+    f = _features()
+    assert not f.isna().any().any()
+    assert f.loc[3, "prose"] == 1 and f.loc[0, "prose"] == 0
+    assert f.loc[4, "in_main_run"] == 1 and f.loc[9, "in_main_run"] == 0
+    assert f.loc[0, "site_frac"] == 1.0 and f.loc[3, "site_frac"] == 0.0
+    assert f.loc[2, "title_sim"] == 1.0
+    assert f.loc[3, "after_title"] == 1 and f.loc[0, "after_title"] == 0
+
+
+def test_features_are_deterministic_and_per_page() -> None:
+    one = _features()
+    two_pages = pd.concat([_page(PAGE, "s/a"), _page(["Other page text here."], "s/b")], ignore_index=True)
+    state = np.full(len(two_pages), STATE_KEPT)
+    both = block_features(two_pages, state, {"s/a": 2}, {"s/a": "Storm Hits Coast"}, {("s", "home"): 5}, {"s": 5})
+    pd.testing.assert_frame_equal(one, both.iloc[: len(PAGE)])
+
+
+class _Scores:
+    def __init__(self, scores: list[float], names: list[str]) -> None:
+        self.scores, self.names = np.array(scores), names
+
+    def predict(self, data: Any) -> Any:
+        return self.scores
+
+    def feature_name(self) -> list[str]:
+        return self.names
+
+
+def test_threshold_and_removed_blocks() -> None:
+    f = _features()
+    scores = [0.1, 0.1, 0.9, 0.9, 0.8, 0.6, 0.9, 0.2, 0.1, 0.05]
+    kept = np.ones(len(PAGE), dtype=bool)
+    kept[6] = False  # removed by a rule earlier: never brought back
+    keep, score = keep_decisions(ContentModel(_Scores(scores, list(f.columns)), threshold=0.5), f, np.array(["s/a"] * len(PAGE)), kept)
+    assert keep.tolist() == [False, False, True, True, True, True, False, False, False, False]
+    assert score.tolist() == scores
+
+
+def test_a_page_never_ends_empty() -> None:
+    f = _features()
+    scores = [0.1, 0.1, 0.2, 0.3, 0.28, 0.05, 0.2, 0.01, 0.01, 0.01]
+    model = ContentModel(_Scores(scores, list(f.columns)), threshold=0.5, fallback_ratio=0.5)
+    keep, _ = keep_decisions(model, f, np.array(["s/a"] * len(PAGE)), np.ones(len(PAGE), dtype=bool))
+    assert keep.tolist() == [False, False, True, True, True, False, True, False, False, False]
+
+
+def test_stale_model_is_a_clear_error() -> None:
+    f = _features()
+    model = ContentModel(_Scores([0.5] * len(PAGE), ["n_words", "something_else"]))
+    with pytest.raises(ValueError, match="run `make train`"):
+        check_features(model, f)
+
+
+def test_shipped_model_matches_the_features_of_this_code() -> None:
+    model = load_content_model()
+    check_features(model, _features())
+    assert 0.0 < model.threshold < 1.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"threshold": 1.5}, r"threshold must be in \[0.0, 1.0\]"), ({"fallback_ratio": -0.1}, r"fallback_ratio must be in \[0.0, 1.0\]")],
+)
+def test_model_rejects_bad_values(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ContentModel(_Scores([], []), **kwargs)
+
+
+def test_removed_state_is_a_feature() -> None:
+    blocks = _page(PAGE)
+    state = np.full(len(PAGE), STATE_KEPT)
+    state[0] = STATE_REMOVED
+    f = block_features(blocks, state, {}, {}, {}, {})
+    assert f.loc[0, "removed"] == 1 and f.loc[1, "removed_-1"] == 1

@@ -33,6 +33,7 @@ _DATE = re.compile(
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\b|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b(?:19|20)\d{2}\b",
     re.IGNORECASE,
 )
+_DIGIT = re.compile(r"\d")
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|my|me|you|your|lol|thanks|thank you)\b", re.IGNORECASE)
 # Function words of the languages most common in the dev sets; their density marks running prose.
 STOPWORDS = frozenset(
@@ -107,7 +108,7 @@ def _text_features(texts: Sequence[str]) -> dict[str, npt.NDArray[np.float64]]:
             cols["cap_ratio"][i] = sum(1 for w in words if w[0].isupper()) / nw
             cols["stop_ratio"][i] = sum(1 for w in words if w.lower() in STOPWORDS) / nw
         if nc:
-            cols["digit_ratio"][i] = sum(c.isdigit() for c in text) / nc
+            cols["digit_ratio"][i] = len(_DIGIT.findall(text)) / nc
             cols["symbol_ratio"][i] = len(_SYMBOLS.findall(text)) / nc
         cols["sentence_end"][i] = bool(_SENTENCE_END.search(text))
         cols["ends_colon"][i] = text.endswith(":")
@@ -149,38 +150,45 @@ def block_features(
     feats["log_words"] = np.log1p(feats["n_words"])
     feats["removed"] = state == STATE_REMOVED
     feats["meta"] = state == STATE_META
-    doc = blocks["doc_id"]
-    grp = feats.groupby(doc.to_numpy(), sort=False)
-    idx = grp.cumcount().to_numpy()
-    n = grp["n_words"].transform("size").to_numpy()
+    doc_ids = blocks["doc_id"].to_numpy()
+    # Pages as integer codes and index ranges: grouping by strings costs more than the features.
+    page = pd.factorize(doc_ids)[0]
+    first = np.flatnonzero(np.r_[True, page[1:] != page[:-1]])
+    page_sizes = np.diff(np.r_[first, len(page)])
+    page_start = np.repeat(first, page_sizes)
+    n = np.repeat(page_sizes, page_sizes)
+    page_end = page_start + n - 1
+    idx = np.arange(len(page)) - page_start
     feats["rel_pos"] = idx / np.maximum(n - 1, 1)
     feats["log_blocks"] = np.log1p(n)
-    words_total = grp["n_words"].transform("sum").to_numpy()
-    feats["word_share"] = feats["n_words"] / np.maximum(words_total, 1)
-    feats["words_before"] = (grp["n_words"].cumsum().to_numpy() - feats["n_words"].to_numpy()) / np.maximum(words_total, 1)
+    nw = feats["n_words"].to_numpy()
+    csum = np.concatenate(([0.0], np.cumsum(nw)))
+    words_total = csum[page_end + 1] - csum[page_start]
+    feats["word_share"] = nw / np.maximum(words_total, 1)
+    feats["words_before"] = (csum[np.arange(len(page))] - csum[page_start]) / np.maximum(words_total, 1)
     keys = blocks["key"].tolist()
     sources = blocks["source"].tolist()
     feats["site_docs"] = [site_counts.get((s, k), 0) if s else 0 for s, k in zip(sources, keys, strict=True)]
-    sizes = np.array([site_sizes.get(s, 0) if s else 0 for s in sources], dtype=np.float64)
-    feats["site_frac"] = np.where(sizes > 1, feats["site_docs"] / np.maximum(sizes, 1), 0.0)
-    feats["site_size"] = np.log1p(sizes)
-    feats["page_repeats"] = pd.Series(keys, index=blocks.index).groupby([doc.to_numpy(), keys]).transform("size").to_numpy()
+    site_n = np.array([site_sizes.get(s, 0) if s else 0 for s in sources], dtype=np.float64)
+    feats["site_frac"] = np.where(site_n > 1, feats["site_docs"] / np.maximum(site_n, 1), 0.0)
+    feats["site_size"] = np.log1p(site_n)
+    key_codes = pd.factorize(np.asarray(keys, dtype=object))[0].astype(np.int64)
+    _, inverse, counts = np.unique(
+        page.astype(np.int64) * (int(key_codes.max(initial=0)) + 1) + key_codes, return_inverse=True, return_counts=True
+    )
+    feats["page_repeats"] = counts[inverse]
     # Position relative to the title and to the main run of prose.
     title_idx = np.full(len(blocks), -1.0)
     title_sim = np.zeros(len(blocks))
     run_in = np.zeros(len(blocks))
     run_dist = np.zeros(len(blocks))
     run_pos = np.zeros(len(blocks))
-    start = 0
-    doc_ids = doc.to_numpy()
     positions = blocks["position"].to_numpy()
     prose = (feats["n_words"].to_numpy() >= 12) & feats["sentence_end"].to_numpy().astype(bool) & (feats["site_frac"].to_numpy() < 0.5)
     removed = feats["removed"].to_numpy() | feats["meta"].to_numpy()
     nw_all = feats["n_words"].to_numpy()
-    while start < len(blocks):
-        end = start
-        while end < len(blocks) and doc_ids[end] == doc_ids[start]:
-            end += 1
+    for start, size in zip(first.tolist(), page_sizes.tolist(), strict=True):
+        end = start + size
         d = str(doc_ids[start])
         tpos = title_positions.get(d)
         local = np.arange(end - start)
@@ -200,7 +208,6 @@ def block_features(
             run_pos[start:end] = (local - a) / max(b - a, 1)
         else:
             run_dist[start:end] = 99
-        start = end
     span = np.maximum(n - 1, 1)
     feats["has_title"] = title_idx >= 0
     feats["title_dist"] = np.where(title_idx >= 0, (idx - title_idx) / span, 0.0)
@@ -211,16 +218,30 @@ def block_features(
     feats["main_run_pos"] = np.clip(run_pos, -5, 5)
     feats["prose"] = prose
     # The same signals for the neighbours (0 beyond the page's ends).
+    rows = np.arange(len(page))
     for off in NEIGHBOUR_OFFSETS:
+        j = rows + off
+        inside = (j >= page_start) & (j <= page_end)
+        jj = np.where(inside, j, 0)
         for col in ("log_words", "sentence_end", "removed", "stop_ratio", "has_time", "cap_ratio"):
-            feats[f"{col}_{off:+d}"] = feats.groupby(doc_ids, sort=False)[col].shift(-off).fillna(0).astype(np.float64).to_numpy()
+            feats[f"{col}_{off:+d}"] = np.where(inside, feats[col].to_numpy(dtype=np.float64)[jj], 0.0)
     feats["short"] = feats["n_words"] <= 3
-    by_doc = feats.groupby(doc_ids, sort=False)
     for col in ("prose", "log_words", "short", "removed", "stop_ratio"):
         for w in (3, 8):
-            rolled = by_doc[col].transform(lambda s, w=w: s.astype(float).rolling(2 * w + 1, center=True, min_periods=1).mean())
-            feats[f"{col}_window_{w}"] = rolled.to_numpy()
+            feats[f"{col}_window_{w}"] = window_mean(feats[col].to_numpy(dtype=np.float64), page_start, page_end, w)
     return feats.astype(np.float64)
+
+
+def window_mean(
+    values: npt.NDArray[np.float64], page_start: npt.NDArray[np.int64], page_end: npt.NDArray[np.int64], w: int
+) -> npt.NDArray[np.float64]:
+    """Mean of values[i-w .. i+w], clipped to each block's own page (cumulative sums, no Python loop)."""
+    csum = np.concatenate(([0.0], np.cumsum(values)))
+    i = np.arange(len(values))
+    lo = np.maximum(i - w, page_start)
+    hi = np.minimum(i + w, page_end)
+    out: npt.NDArray[np.float64] = (csum[hi + 1] - csum[lo]) / (hi - lo + 1)
+    return out
 
 
 def check_features(model: ContentModel, features: pd.DataFrame) -> None:
@@ -240,9 +261,9 @@ def keep_decisions(
     check_features(model, features)
     score = np.asarray(model.classifier.predict(features.to_numpy()), dtype=np.float64)
     keep = kept & (score >= model.threshold)
-    by_doc = pd.Series(np.where(kept, score, -1.0))
-    best = by_doc.groupby(doc_ids, sort=False).transform("max").to_numpy()
-    any_kept = pd.Series(keep).groupby(doc_ids, sort=False).transform("any").to_numpy()
+    page = pd.factorize(doc_ids)[0]
+    best = pd.Series(np.where(kept, score, -1.0)).groupby(page, sort=False).transform("max").to_numpy()
+    any_kept = pd.Series(keep).groupby(page, sort=False).transform("any").to_numpy()
     # A page where nothing passes keeps its best blocks: an empty article is never the right answer.
     keep |= kept & ~any_kept & (score >= model.fallback_ratio * best)
     return keep, score

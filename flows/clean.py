@@ -2,34 +2,63 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
-from flows import report, tasks
-from flows.config import make_settings
+from flows import io, report, tasks
+from flows.config import make_settings, settings_fingerprint
 
 
 @flow(name="newsclean", flow_run_name="clean {raw}", log_prints=False)
 def clean_flow(raw: str = "raw", output: str = "output", rules: str | None = None) -> dict[str, Any]:
-    """Clean every document under `raw` and publish validated Parquet to `output`."""
+    """Clean what is new or changed under `raw` and publish the whole validated dataset to `output`."""
+    started = time.perf_counter()
     settings = make_settings(Path(raw), Path(output), Path(rules) if rules else None)
-    paths = tasks.discover_inputs(settings.raw)
-    docs, rejected = tasks.read_documents(settings.raw, paths)
-    blocks = tasks.split_blocks(docs)
-    groups = tasks.group_raw_documents(docs, settings.dedup)
-    stats = tasks.count_site_lines(blocks, docs, groups, settings.chrome)
-    cleaned = tasks.clean_documents(docs, blocks, stats, settings.clean)
-    cleaned = tasks.select_main_content(blocks, cleaned, stats, settings.content)
-    paragraphs = tasks.cluster_paragraphs(cleaned.paragraphs, cleaned.documents, settings.dedup)
-    documents = tasks.find_duplicate_documents(cleaned.documents, settings.dedup)
-    results = tasks.validate(documents, paragraphs, cleaned.removed, rejected, blocks, settings.clean.rules)
-    manifest = {"raw": str(settings.raw), "inputs": len(paths), "documents": len(documents), "rejected": len(rejected)}
-    summary = report.run_summary(documents, paragraphs, cleaned.removed, rejected, results, None)
-    try:
-        summary["version"] = tasks.write_and_publish(settings.output, documents, paragraphs, cleaned.removed, rejected, results, manifest)
-    finally:
-        # The artifact is written for failed runs too: it names the failing expectation.
-        tasks.publish_report(summary, len(docs) + len(rejected))
+    fingerprint = settings_fingerprint(settings)
+    with io.run_lock(settings.output):
+        previous = tasks.load_previous_run(settings.output)
+        inputs = tasks.read_inputs(settings.raw, previous, fingerprint)
+        affected = tasks.plan_sources(previous, fingerprint, inputs)
+        if affected is None:
+            assert previous is not None
+            get_run_logger().info("nothing new: finished in %.1f s without publishing", time.perf_counter() - started)
+            return {
+                "version": previous.version,
+                "documents_out": len(previous.tables["documents"]),
+                "rejected": len(inputs.rejected),
+                "changed": False,
+            }
+        blocks = tasks.split_blocks(inputs.docs)
+        part = inputs.docs[inputs.docs["source"].isin(affected)]
+        part_blocks = blocks[blocks["source"].isin(affected)]
+        groups = tasks.group_raw_documents(part, settings.dedup)
+        stats = tasks.count_site_lines(part_blocks, part, groups, settings.chrome)
+        cleaned = tasks.clean_documents(part, part_blocks, stats, settings.clean)
+        cleaned = tasks.select_main_content(part_blocks, cleaned, stats, settings.content)
+        cleaned = tasks.merge_with_previous(cleaned, previous, affected, inputs.docs)
+        paragraphs = tasks.cluster_paragraphs(cleaned.paragraphs, cleaned.documents, settings.dedup)
+        documents = tasks.find_duplicate_documents(cleaned.documents, settings.dedup)
+        results = tasks.validate(documents, paragraphs, cleaned.removed, inputs.rejected, blocks, settings.clean.rules)
+        manifest = {
+            "raw": str(settings.raw),
+            "files": len(inputs.files),
+            "files_read": inputs.files_read,
+            "documents": len(documents),
+            "rejected": len(inputs.rejected),
+            "sources_cleaned": sorted(affected),
+            "fingerprint": fingerprint,
+        }
+        summary = report.run_summary(documents, paragraphs, cleaned.removed, inputs.rejected, results, None)
+        try:
+            summary["version"] = tasks.write_and_publish(
+                settings.output, documents, paragraphs, cleaned.removed, inputs.rejected, results, manifest, inputs
+            )
+        finally:
+            # The artifact is written for failed runs too: it names the failing expectation.
+            tasks.publish_report(summary, len(inputs.docs) + len(inputs.rejected))
+    summary["changed"] = True
+    get_run_logger().info("finished in %.1f s", time.perf_counter() - started)
     return summary

@@ -31,12 +31,61 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--raw", default="raw", type=Path, help="folder of raw .txt and .jsonl files (default: raw)")
     run.add_argument("--output", default="output", type=Path, help="folder to publish into (default: output)")
     run.add_argument("--rules", type=Path, help="JSON file of extra news-chrome rules: [{name, role, pattern, max_words}]")
+    server = sub.add_parser("server", help="start a Prefect server with its UI (SQLite under PREFECT_HOME)")
+    server.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    server.add_argument("--port", default=4200, type=int)
+    serve = sub.add_parser("serve", help="register a scheduled deployment on the server and run it", description=SERVE_HELP)
+    when = serve.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", help='cron schedule, e.g. "0 * * * *" for every hour')
+    when.add_argument("--interval", type=int, help="seconds between runs")
+    serve.add_argument("--name", default="hourly", help="deployment name (default: hourly)")
+    serve.add_argument("--raw", default="raw", type=Path)
+    serve.add_argument("--output", default="output", type=Path)
+    serve.add_argument("--rules", type=Path)
     return parser
+
+
+SERVE_HELP = (
+    "Register the newsclean flow as a deployment on the Prefect server in PREFECT_API_URL "
+    "(default http://127.0.0.1:4200/api, as `newsclean server` starts it) and serve its scheduled runs until stopped. "
+    "Trigger a run from the UI or with `prefect deployment run newsclean/NAME`."
+)
+
+
+def _server(host: str, port: int) -> int:
+    prefect = Path(sys.executable).with_name("prefect")
+    os.execv(str(prefect), [str(prefect), "server", "start", "--host", host, "--port", str(port)])
+    return 1  # not reached
+
+
+def _serve(args: argparse.Namespace) -> int:
+    os.environ.setdefault("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    if args.interval is not None and args.interval < 1:
+        print("newsclean: --interval must be >= 1 second", file=sys.stderr)
+        return 2
+    from flows.clean import clean_flow
+
+    parameters = {
+        "raw": str(args.raw.resolve()),
+        "output": str(args.output.resolve()),
+        "rules": str(args.rules.resolve()) if args.rules else None,
+    }
+    # One run at a time per served deployment; the output lock also refuses a concurrent run from elsewhere.
+    clean_flow.serve(name=args.name, cron=args.cron, interval=args.interval, parameters=parameters, limit=1)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _prepare_environment()
+    if args.command == "server":
+        return _server(args.host, args.port)
+    if args.command == "serve":
+        try:
+            return _serve(args)
+        except Exception as err:
+            print(f"newsclean: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}", file=sys.stderr)
+            return 1
     if args.command == "run":
         if not args.raw.is_dir():
             print(f"newsclean: raw folder not found: {args.raw}", file=sys.stderr)
@@ -48,10 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as err:
             print(f"newsclean: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}", file=sys.stderr)
             return 1
-        print(
-            f"newsclean: published {summary['documents_out']} documents ({summary['rejected']} rejected) "
-            f"to {args.output / 'current'} (version {summary['version']})"
-        )
+        if summary.get("changed", True):
+            print(
+                f"newsclean: published {summary['documents_out']} documents ({summary['rejected']} rejected) "
+                f"to {args.output / 'current'} (version {summary['version']})"
+            )
+        else:
+            print(f"newsclean: nothing new under {args.raw}; version {summary['version']} stays current")
     return 0
 
 

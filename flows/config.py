@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,3 +61,22 @@ def make_settings(raw: Path, output: Path, rules_file: Path | None = None, conte
         clean=CleanConfig(rules=load_rules(rules_file)),
         content=load_content_model() if content_model else None,
     )
+
+
+def settings_fingerprint(settings: Settings) -> str:
+    """Changes when anything that shapes the output changes: stage configs, rules, model, or the transforms' code.
+
+    A run whose fingerprint differs from the previous one cleans everything again instead of reusing rows.
+    """
+    digest = hashlib.sha256()
+    for r in settings.clean.rules.rules:
+        digest.update(repr((r.name, r.role, r.pattern, r.max_words, r.ignore_case)).encode())
+    digest.update(repr((settings.clean.repeats, settings.clean.before_title_max_words, settings.clean.heading_max_words)).encode())
+    digest.update(repr((settings.clean.title_min_words, settings.chrome, settings.dedup)).encode())
+    if settings.content is not None:
+        digest.update(repr((settings.content.threshold, settings.content.fallback_ratio)).encode())
+        digest.update((MODEL_DIR / "content_model.txt").read_bytes())
+    code = Path(__file__).resolve().parent.parent / "transforms"
+    for path in sorted(code.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()

@@ -7,12 +7,14 @@ paragraphs.parquet, removed.parquet, rejected.parquet, validation.json and manif
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +42,8 @@ class Ingested:
     rejected: list[dict[str, object]] = field(default_factory=list)
 
     def reject(self, input_path: str, doc_id: str | None, reason: str, detail: str) -> None:
-        self.rejected.append({"input_path": input_path, "doc_id": doc_id, "reason": reason, "detail": detail})
+        file = input_path.rsplit(":", 1)[0] if JSONL_SUFFIX + ":" in input_path else input_path
+        self.rejected.append({"input_path": input_path, "input_file": file, "doc_id": doc_id, "reason": reason, "detail": detail})
 
 
 def discover(raw_root: Path) -> list[str]:
@@ -68,6 +71,7 @@ def _document(
         "doc_id": doc_id,
         "source": source,
         "input_path": input_path,
+        "input_file": input_path.rsplit(":", 1)[0] if JSONL_SUFFIX + ":" in input_path else input_path,
         "url": meta.get("url"),
         "published": meta.get("published"),
         "title": meta.get("title"),
@@ -77,8 +81,23 @@ def _document(
     }
 
 
+def scan(raw_root: Path) -> pd.DataFrame:
+    """Every input file with its size and modification time (how unchanged files are recognised)."""
+    rows = []
+    for rel in discover(raw_root):
+        try:
+            st = (raw_root / rel).stat()
+            rows.append((rel, st.st_size, st.st_mtime_ns))
+        except OSError:
+            rows.append((rel, -1, -1))  # unreadable: read (and rejected) on every run
+    return pd.DataFrame(rows, columns=["input_path", "size", "mtime_ns"])
+
+
 def read_raw_files(raw_root: Path, rel_paths: list[str]) -> Ingested:
-    """Read text and JSONL files; anything unreadable becomes a rejected row with its reason."""
+    """Read text and JSONL files; anything unreadable becomes a rejected row with its reason.
+
+    Documents are not yet checked for doc_ids made twice: see resolve_duplicate_ids.
+    """
     out = Ingested()
     for rel in rel_paths:
         path = raw_root / rel
@@ -101,7 +120,6 @@ def read_raw_files(raw_root: Path, rel_paths: list[str]) -> Ingested:
             out.documents.append(_document(stem, _source_of(rel), rel, decoded.text, raw_hash, list(decoded.warnings)))
         else:
             _read_jsonl(rel, stem, data, out)
-    _reject_duplicate_ids(out)
     return out
 
 
@@ -153,28 +171,35 @@ def _read_jsonl(rel: str, stem: str, data: bytes, out: Ingested) -> None:
         )
 
 
-def _reject_duplicate_ids(out: Ingested) -> None:
+def resolve_duplicate_ids(docs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A doc_id made by two inputs (a.txt beside a.jsonl's record) keeps the first input path."""
-    first: dict[str, dict[str, object]] = {}
-    kept = []
-    for doc in sorted(out.documents, key=lambda d: (str(d["doc_id"]), str(d["input_path"]))):
-        other = first.get(str(doc["doc_id"]))
-        if other is None:
-            first[str(doc["doc_id"])] = doc
-            kept.append(doc)
-        else:
-            out.reject(str(doc["input_path"]), str(doc["doc_id"]), "duplicate_id", f"doc_id also made by {other['input_path']}")
-    out.documents = kept
+    ordered = docs.sort_values(["doc_id", "input_path"], kind="stable")
+    dup = ordered["doc_id"].duplicated(keep="first")
+    first_path = ordered.drop_duplicates("doc_id").set_index("doc_id")["input_path"]
+    rejected = pd.DataFrame(
+        {
+            "input_path": ordered.loc[dup, "input_path"],
+            "input_file": ordered.loc[dup, "input_file"],
+            "doc_id": ordered.loc[dup, "doc_id"],
+            "reason": "duplicate_id",
+            "detail": [f"doc_id also made by {first_path[d]}" for d in ordered.loc[dup, "doc_id"]],
+        }
+    )
+    return ordered[~dup].reset_index(drop=True), rejected.reset_index(drop=True)
+
+
+DOC_COLUMNS = ["doc_id", "source", "input_path", "input_file", "url", "published", "title", "text", "raw_hash", "warnings"]
+REJECTED_COLUMNS = ["input_path", "input_file", "doc_id", "reason", "detail"]
 
 
 def documents_frame(ingested: Ingested) -> pd.DataFrame:
-    cols = ["doc_id", "source", "input_path", "url", "published", "title", "text", "raw_hash", "warnings"]
-    frame = pd.DataFrame(ingested.documents, columns=cols)
-    return frame.sort_values("doc_id", kind="stable").reset_index(drop=True)
+    """Documents as read, sorted by doc_id, input_path (duplicate doc_ids not yet resolved)."""
+    frame = pd.DataFrame(ingested.documents, columns=DOC_COLUMNS)
+    return frame.sort_values(["doc_id", "input_path"], kind="stable").reset_index(drop=True)
 
 
 def rejected_frame(ingested: Ingested) -> pd.DataFrame:
-    return pd.DataFrame(ingested.rejected, columns=["input_path", "doc_id", "reason", "detail"])
+    return pd.DataFrame(ingested.rejected, columns=REJECTED_COLUMNS)
 
 
 # ---------------------------------------------------------------- publishing
@@ -200,14 +225,17 @@ def write_json(path: Path, payload: object) -> None:
 
 
 def _fsync_tree(folder: Path) -> None:
-    for p in sorted(folder.iterdir()):
-        with open(p, "rb") as f:
-            os.fsync(f.fileno())
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Flush every file and folder below `folder` to disk before the switch makes it visible."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+    for path in [*sorted(p for p in folder.rglob("*") if p.is_dir()), folder]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def publish(output: Path, staging: Path) -> str:
@@ -242,5 +270,78 @@ def current_version(output: Path) -> Path | None:
     return link.resolve() if link.is_symlink() and link.resolve().is_dir() else None
 
 
-def iter_parquet(folder: Path) -> Iterator[Path]:
-    yield from sorted(folder.glob("*.parquet"))
+# ---------------------------------------------------------------- state between runs
+
+STATE = "state"
+
+
+@dataclass
+class PreviousRun:
+    """The last published version: its tables and the state that produced them."""
+
+    version: str
+    files: pd.DataFrame  # input_path, size, mtime_ns
+    inputs: pd.DataFrame  # documents as read (DOC_COLUMNS), before duplicate-id resolution
+    read_rejections: pd.DataFrame  # rejections made while reading (per input path)
+    settings: dict[str, object]
+    tables: dict[str, pd.DataFrame]
+
+
+def load_previous(output: Path) -> PreviousRun | None:
+    """The current version's tables and state, or None (first run, or a version without state)."""
+    folder = current_version(output)
+    if folder is None or not (folder / STATE / "settings.json").is_file():
+        return None
+    state = folder / STATE
+    return PreviousRun(
+        version=folder.name,
+        files=pd.read_parquet(state / "files.parquet"),
+        inputs=pd.read_parquet(state / "inputs.parquet"),
+        read_rejections=pd.read_parquet(state / "read_rejections.parquet"),
+        settings=json.loads((state / "settings.json").read_text(encoding="utf-8")),
+        tables={name: pd.read_parquet(folder / f"{name}.parquet") for name in ("documents", "paragraphs", "removed", "rejected")},
+    )
+
+
+def write_state(
+    staging: Path, files: pd.DataFrame, inputs: pd.DataFrame, read_rejections: pd.DataFrame, settings: dict[str, object]
+) -> None:
+    """Plain Parquet and JSON (no pickles), inside the version so it switches with the tables."""
+    state = staging / STATE
+    state.mkdir()
+    pq.write_table(pa.Table.from_pandas(files, preserve_index=False), state / "files.parquet")
+    inputs_schema = pa.schema([(c, pa.list_(pa.string()) if c == "warnings" else pa.string()) for c in DOC_COLUMNS])
+    inputs_table = pa.Table.from_pandas(inputs[DOC_COLUMNS], schema=inputs_schema, preserve_index=False)
+    pq.write_table(inputs_table, state / "inputs.parquet", compression="zstd")
+    rej_schema = pa.schema([(c, pa.string()) for c in REJECTED_COLUMNS])
+    rej_table = pa.Table.from_pandas(read_rejections[REJECTED_COLUMNS], schema=rej_schema, preserve_index=False)
+    pq.write_table(rej_table, state / "read_rejections.parquet")
+    write_json(state / "settings.json", settings)
+
+
+class RunLocked(RuntimeError):
+    """Another run is publishing into the same output folder."""
+
+
+@contextmanager
+def run_lock(output: Path) -> Iterator[None]:
+    """An exclusive lock on output/.lock for the whole run: a second run exits with a clear message."""
+    output.mkdir(parents=True, exist_ok=True)
+    path = output / ".lock"
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RunLocked(f"{output} is locked by a running newsclean run ({holder}); try again when it has finished") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {datetime.now(UTC).isoformat(timespec='seconds')}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows import io, report, validation
-from transforms import dedup, sitechrome, tables
+from transforms import dedup, incremental, sitechrome, tables
 from transforms.clean import CleanConfig
 from transforms.content import ContentModel
 from transforms.rules import RuleSet
@@ -23,22 +24,69 @@ class ValidationFailed(RuntimeError):
     """An expectation failed; nothing was published."""
 
 
-@stage(name="discover inputs")
-def discover_inputs(raw: Path) -> list[str]:
-    paths = io.discover(raw)
-    get_run_logger().info("found %d files under %s", len(paths), raw)
-    return paths
-
-
-@stage(name="read documents")
-def read_documents(raw: Path, paths: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    ingested = io.read_raw_files(raw, paths)
-    docs, rejected = io.documents_frame(ingested), io.rejected_frame(ingested)
+@stage(name="load previous run")
+def load_previous_run(output: Path) -> io.PreviousRun | None:
+    previous = io.load_previous(output)
     log = get_run_logger()
-    log.info("read %d documents, rejected %d inputs", len(docs), len(rejected))
+    if previous is None:
+        log.info("no previous version with state in %s: everything is new", output)
+    else:
+        log.info("previous version %s: %d documents from %d files", previous.version, len(previous.inputs), len(previous.files))
+    return previous
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Documents and rejections of this run, and what becomes the next run's state."""
+
+    docs: pd.DataFrame
+    rejected: pd.DataFrame
+    files: pd.DataFrame
+    inputs: pd.DataFrame
+    read_rejections: pd.DataFrame
+    files_read: int
+
+
+@stage(name="read new and changed inputs")
+def read_inputs(raw: Path, previous: io.PreviousRun | None, fingerprint: str) -> Inputs:
+    files = io.scan(raw)
+    log = get_run_logger()
+    if previous is not None and previous.settings.get("fingerprint") != fingerprint:
+        log.info("settings, rules, model or code changed since %s: reading and cleaning everything again", previous.version)
+        previous = None
+    to_read, to_reuse = incremental.files_to_read(previous.files if previous else None, files)
+    ingested = io.read_raw_files(raw, to_read)
+    fresh_docs, fresh_rejections = io.documents_frame(ingested), io.rejected_frame(ingested)
+    if previous is not None:
+        kept_files = set(to_reuse)
+        reused_docs = previous.inputs[previous.inputs["input_file"].isin(kept_files)]
+        reused_rejections = previous.read_rejections[previous.read_rejections["input_file"].isin(kept_files)]
+        fresh_docs = pd.concat([reused_docs, fresh_docs], ignore_index=True)
+        fresh_rejections = pd.concat([reused_rejections, fresh_rejections], ignore_index=True)
+    inputs = fresh_docs.sort_values(["doc_id", "input_path"], kind="stable").reset_index(drop=True)
+    docs, duplicates = io.resolve_duplicate_ids(inputs)
+    rejected = pd.concat([fresh_rejections, duplicates], ignore_index=True)
+    log.info("%d files: %d read, %d unchanged since the last run", len(files), len(to_read), len(to_reuse))
+    log.info("%d documents, %d inputs rejected", len(docs), len(rejected))
     for row in rejected.itertuples():
         log.warning("rejected %s: %s (%s)", row.input_path, row.reason, row.detail)
-    return docs, rejected
+    return Inputs(docs, rejected, files, inputs, fresh_rejections, len(to_read))
+
+
+@stage(name="plan sources to clean")
+def plan_sources(previous: io.PreviousRun | None, fingerprint: str, inputs: Inputs) -> set[str] | None:
+    """Sources to clean again; None when nothing changed at all (nothing to publish)."""
+    log = get_run_logger()
+    if previous is None or previous.settings.get("fingerprint") != fingerprint:
+        return set(inputs.docs["source"])
+    affected = incremental.affected_sources(previous.tables["documents"], inputs.docs)
+    rejected_now = set(map(tuple, inputs.rejected[["input_path", "reason"]].itertuples(index=False, name=None)))
+    rejected_before = set(map(tuple, previous.tables["rejected"][["input_path", "reason"]].itertuples(index=False, name=None)))
+    if not affected and rejected_now == rejected_before:
+        log.info("no new, changed or deleted input since version %s: nothing to publish", previous.version)
+        return None
+    log.info("%d of %d sources changed: %s", len(affected), inputs.docs["source"].nunique(), ", ".join(sorted(affected)[:10]))
+    return affected
 
 
 @stage(name="split blocks")
@@ -94,6 +142,24 @@ def select_main_content(
     return selected
 
 
+@stage(name="reuse unchanged sources")
+def merge_with_previous(
+    cleaned: tables.CleanedCorpus, previous: io.PreviousRun | None, affected: set[str], docs: pd.DataFrame
+) -> tables.CleanedCorpus:
+    """Rows of sources that did not change, as the previous version published them, plus the new rows."""
+    if previous is None:
+        return cleaned
+    old_docs = previous.tables["documents"]
+    keep_ids = set(old_docs.loc[~old_docs["source"].isin(affected), "doc_id"]) & set(docs["doc_id"])
+    reused = tables.CleanedCorpus(
+        documents=old_docs[old_docs["doc_id"].isin(keep_ids)].drop(columns=["duplicate_of"]),
+        paragraphs=previous.tables["paragraphs"].loc[lambda f: f["doc_id"].isin(keep_ids), ["doc_id", "position", "text", "role"]],
+        removed=previous.tables["removed"][previous.tables["removed"]["doc_id"].isin(keep_ids)],
+    )
+    get_run_logger().info("reused %d unchanged documents, cleaned %d", len(keep_ids), len(cleaned.documents))
+    return tables.concat_corpora(reused, cleaned)
+
+
 @stage(name="cluster near-duplicate paragraphs")
 def cluster_paragraphs(paragraphs: pd.DataFrame, documents: pd.DataFrame, config: dedup.DedupConfig) -> pd.DataFrame:
     published = documents.set_index("doc_id")["published"]
@@ -140,6 +206,7 @@ def write_and_publish(
     rejected: pd.DataFrame,
     results: list[Any],
     manifest: dict[str, Any],
+    inputs: Inputs,
 ) -> str:
     """Write the tables to a staging folder; publish it only if every suite passed."""
     staging = io.new_staging(output)
@@ -155,6 +222,7 @@ def write_and_publish(
         if failed:
             raise ValidationFailed("validation failed, nothing published: " + " | ".join(failed))
         io.write_json(staging / "manifest.json", manifest)
+        io.write_state(staging, inputs.files, inputs.inputs, inputs.read_rejections, {"fingerprint": manifest["fingerprint"]})
         version = io.publish(output, staging)
     except BaseException:
         io.discard(staging)

@@ -67,12 +67,16 @@ def published_key(published: pd.Series) -> pd.Series:
 
 
 def raw_document_groups(docs: pd.DataFrame, config: DedupConfig) -> pd.Series:
-    """Group id per document (the canonical doc_id) for raw pages that are near-duplicates as a whole."""
-    if docs.empty:
-        return pd.Series([], dtype="str", index=docs.index)
-    rank = _ranks(docs["doc_id"])
-    canonical, _, _ = near_duplicate_canonical(docs["text"].tolist(), rank, config.minhash, config.raw_documents)
-    return pd.Series(docs["doc_id"].to_numpy()[canonical], index=docs.index, dtype="str")
+    """Group id per document (its group's canonical doc_id): raw pages of one source that are near-duplicates.
+
+    Grouped within each source only, so a source's groups never depend on other sources' pages.
+    """
+    out = pd.Series("", index=docs.index, dtype="str")
+    for _, part in docs.groupby("source", sort=True):
+        rank = _ranks(part["doc_id"])
+        canonical, _, _ = near_duplicate_canonical(part["text"].tolist(), rank, config.minhash, config.raw_documents)
+        out.loc[part.index] = part["doc_id"].to_numpy()[canonical]
+    return out
 
 
 def paragraph_clusters(paragraphs: pd.DataFrame, published: pd.Series, config: DedupConfig) -> pd.DataFrame:

@@ -120,6 +120,19 @@ def select_content(blocks: pd.DataFrame, cleaned: CleanedCorpus, stats: SiteStat
     return CleanedCorpus(with_bodies(cleaned.documents, kept), kept, removed)
 
 
+def concat_corpora(*parts: CleanedCorpus) -> CleanedCorpus:
+    """One corpus from several, rows sorted by doc_id (and position)."""
+    return CleanedCorpus(
+        documents=pd.concat([p.documents for p in parts], ignore_index=True).sort_values("doc_id", kind="stable").reset_index(drop=True),
+        paragraphs=pd.concat([p.paragraphs.astype({"position": "int64"}) for p in parts], ignore_index=True)
+        .sort_values(["doc_id", "position"], kind="stable")
+        .reset_index(drop=True),
+        removed=pd.concat([p.removed.astype({"position": "int64"}) for p in parts], ignore_index=True)
+        .sort_values(["doc_id", "position"], kind="stable")
+        .reset_index(drop=True),
+    )
+
+
 def with_bodies(documents: pd.DataFrame, paragraphs: pd.DataFrame) -> pd.DataFrame:
     """Recompute text, paragraph_count and content_hash from the kept paragraphs."""
     ordered = paragraphs.sort_values(["doc_id", "position"], kind="stable")
@@ -181,7 +194,7 @@ def _document_row(doc: Mapping[str, object], result: CleanedDocument, n_blocks: 
         "block_count": n_blocks,
         "content_hash": content_hash(result.body),
         "raw_hash": doc["raw_hash"],
-        "warnings": list(doc.get("warnings") or ()),  # type: ignore[call-overload]
+        "warnings": [] if doc.get("warnings") is None else list(doc["warnings"]),  # type: ignore[call-overload]
     }
 
 

@@ -80,9 +80,11 @@ def test_same_rows_whatever_the_file_order(tmp_path: Path) -> None:
 
 
 def test_failed_validation_publishes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out = tmp_path / "out"
-    _run(SAMPLE, out)
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    shutil.copytree(SAMPLE, raw)
+    _run(raw, out)
     before = io.current_version(out)
+    (raw / "rivertonherald.example" / "new-page.txt").write_text("A New Page Arrives\nIt has one paragraph of text.\n")
     strict = tmp_path / "expectations"
     shutil.copytree(PROJECT / "expectations", strict)
     spec = json.loads((strict / "documents.json").read_text())
@@ -90,7 +92,7 @@ def test_failed_validation_publishes_nothing(tmp_path: Path, monkeypatch: pytest
     (strict / "documents.json").write_text(json.dumps(spec))
     monkeypatch.setattr("flows.validation.EXPECTATIONS_DIR", strict)
     with pytest.raises(Exception, match="expect_table_row_count_to_equal"):
-        _run(SAMPLE, out)
+        _run(raw, out)
     assert io.current_version(out) == before
     assert not list(out.glob(".staging-*"))
     saved = json.loads((out / "validation-latest.json").read_text())

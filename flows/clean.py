@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from prefect import flow, get_run_logger
 
 from flows import io, report, tasks
@@ -38,9 +39,10 @@ def clean_flow(raw: str = "raw", output: str = "output", rules: str | None = Non
         stats = tasks.count_site_lines(part_blocks, part, groups, settings.chrome)
         cleaned = tasks.clean_documents(part, part_blocks, stats, settings.clean)
         cleaned = tasks.select_main_content(part_blocks, cleaned, stats, settings.content)
+        site_lines = tasks.merge_site_lines(stats, previous, affected, inputs.docs)
         cleaned = tasks.merge_with_previous(cleaned, previous, affected, inputs.docs)
-        paragraphs = tasks.cluster_paragraphs(cleaned.paragraphs, cleaned.documents, settings.dedup)
-        documents = tasks.find_duplicate_documents(cleaned.documents, settings.dedup)
+        paragraphs, paragraph_sigs = tasks.cluster_paragraphs(cleaned.paragraphs, cleaned.documents, settings.dedup, previous)
+        documents, document_sigs = tasks.find_duplicate_documents(cleaned.documents, settings.dedup, previous)
         results = tasks.validate(documents, paragraphs, cleaned.removed, inputs.rejected, blocks, settings.clean.rules)
         manifest = {
             "raw": str(settings.raw),
@@ -53,8 +55,9 @@ def clean_flow(raw: str = "raw", output: str = "output", rules: str | None = Non
         }
         summary = report.run_summary(documents, paragraphs, cleaned.removed, inputs.rejected, results, None)
         try:
+            state = {"signatures": pd.concat([paragraph_sigs, document_sigs], ignore_index=True), "site_lines": site_lines}
             summary["version"] = tasks.write_and_publish(
-                settings.output, documents, paragraphs, cleaned.removed, inputs.rejected, results, manifest, inputs
+                settings.output, documents, paragraphs, cleaned.removed, inputs.rejected, results, manifest, inputs, state
             )
         finally:
             # The artifact is written for failed runs too: it names the failing expectation.

@@ -20,12 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from transforms.blocks import normalize_text
 from transforms.decoding import Decoded, decode_bytes
+from transforms.dedup import text_key
 
 TEXT_SUFFIX = ".txt"
 JSONL_SUFFIX = ".jsonl"
@@ -285,6 +288,8 @@ class PreviousRun:
     read_rejections: pd.DataFrame  # rejections made while reading (per input path)
     settings: dict[str, object]
     tables: dict[str, pd.DataFrame]
+    signatures: dict[str, dict[str, npt.NDArray[np.uint32]]]  # kind -> text_key -> signature
+    site_lines: pd.DataFrame  # source, key, documents
 
 
 def load_previous(output: Path) -> PreviousRun | None:
@@ -300,11 +305,39 @@ def load_previous(output: Path) -> PreviousRun | None:
         read_rejections=pd.read_parquet(state / "read_rejections.parquet"),
         settings=json.loads((state / "settings.json").read_text(encoding="utf-8")),
         tables={name: pd.read_parquet(folder / f"{name}.parquet") for name in ("documents", "paragraphs", "removed", "rejected")},
+        signatures=_read_signatures(state / "signatures.parquet"),
+        site_lines=pd.read_parquet(state / "site_lines.parquet"),
     )
 
 
+def _read_signatures(path: Path) -> dict[str, dict[str, npt.NDArray[np.uint32]]]:
+    table = pq.read_table(path)
+    kinds = table.column("kind").to_pylist()
+    keys = table.column("text_key").to_pylist()
+    flat = table.column("signature").combine_chunks()
+    values = flat.values.to_numpy(zero_copy_only=False).astype(np.uint32)
+    width = len(values) // max(len(keys), 1)
+    out: dict[str, dict[str, npt.NDArray[np.uint32]]] = {}
+    for i, (kind, key) in enumerate(zip(kinds, keys, strict=True)):
+        out.setdefault(kind, {})[key] = values[i * width : (i + 1) * width]
+    return out
+
+
+def signature_frame(kind: str, texts: list[str], sig: npt.NDArray[np.uint32]) -> pd.DataFrame:
+    """Signatures to store, one per distinct text (datasketch affine32, seed 1: see transforms/minhash.py)."""
+    frame = pd.DataFrame({"kind": kind, "text_key": [text_key(t) for t in texts], "row": range(len(texts))})
+    frame = frame.drop_duplicates("text_key")
+    frame["signature"] = [sig[i] for i in frame["row"]]
+    return frame.drop(columns="row").reset_index(drop=True)
+
+
 def write_state(
-    staging: Path, files: pd.DataFrame, inputs: pd.DataFrame, read_rejections: pd.DataFrame, settings: dict[str, object]
+    staging: Path,
+    files: pd.DataFrame,
+    inputs: pd.DataFrame,
+    read_rejections: pd.DataFrame,
+    settings: dict[str, object],
+    extra: dict[str, pd.DataFrame],
 ) -> None:
     """Plain Parquet and JSON (no pickles), inside the version so it switches with the tables."""
     state = staging / STATE
@@ -316,6 +349,22 @@ def write_state(
     rej_schema = pa.schema([(c, pa.string()) for c in REJECTED_COLUMNS])
     rej_table = pa.Table.from_pandas(read_rejections[REJECTED_COLUMNS], schema=rej_schema, preserve_index=False)
     pq.write_table(rej_table, state / "read_rejections.parquet")
+    sigs = extra["signatures"]
+    sig_schema = pa.schema([("kind", pa.string()), ("text_key", pa.string()), ("signature", pa.list_(pa.uint32()))])
+    pq.write_table(
+        pa.table(
+            {"kind": sigs["kind"].tolist(), "text_key": sigs["text_key"].tolist(), "signature": [s.tolist() for s in sigs["signature"]]},
+            schema=sig_schema,
+        ),
+        state / "signatures.parquet",
+        compression="zstd",
+    )
+    lines_schema = pa.schema([("source", pa.string()), ("key", pa.string()), ("documents", pa.int64())])
+    pq.write_table(
+        pa.Table.from_pandas(extra["site_lines"], schema=lines_schema, preserve_index=False),
+        state / "site_lines.parquet",
+        compression="zstd",
+    )
     write_json(state / "settings.json", settings)
 
 

@@ -142,6 +142,17 @@ def select_main_content(
     return selected
 
 
+@stage(name="merge site statistics")
+def merge_site_lines(stats: sitechrome.SiteStats, previous: io.PreviousRun | None, affected: set[str], docs: pd.DataFrame) -> pd.DataFrame:
+    """Line counts per source for the state: new counts for the sources cleaned, kept counts for the rest."""
+    fresh = pd.DataFrame([(s, k, c) for (s, k), c in stats.line_documents.items()], columns=["source", "key", "documents"])
+    if previous is None or previous.site_lines.empty:
+        return fresh
+    present = set(docs["source"])
+    kept = previous.site_lines[~previous.site_lines["source"].isin(affected) & previous.site_lines["source"].isin(present)]
+    return pd.concat([kept, fresh], ignore_index=True).sort_values(["source", "key"], kind="stable").reset_index(drop=True)
+
+
 @stage(name="reuse unchanged sources")
 def merge_with_previous(
     cleaned: tables.CleanedCorpus, previous: io.PreviousRun | None, affected: set[str], docs: pd.DataFrame
@@ -161,21 +172,33 @@ def merge_with_previous(
 
 
 @stage(name="cluster near-duplicate paragraphs")
-def cluster_paragraphs(paragraphs: pd.DataFrame, documents: pd.DataFrame, config: dedup.DedupConfig) -> pd.DataFrame:
+def cluster_paragraphs(
+    paragraphs: pd.DataFrame, documents: pd.DataFrame, config: dedup.DedupConfig, previous: io.PreviousRun | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     published = documents.set_index("doc_id")["published"]
-    out = dedup.paragraph_clusters(paragraphs, published, config)
+    known = previous.signatures.get("paragraph") if previous else None
+    out, sig = dedup.paragraph_clusters(paragraphs, published, config, known)
     dup = int((out["cluster_size"] > 1).sum())
     biggest = int(out["cluster_size"].max()) if len(out) else 0
-    get_run_logger().info("%d of %d paragraphs have near-duplicates; largest cluster %d", dup, len(out), biggest)
-    return out
+    get_run_logger().info(
+        "%d of %d paragraphs have near-duplicates; largest cluster %d; %d signatures reused",
+        dup,
+        len(out),
+        biggest,
+        sum(1 for t in out["text"] if known and dedup.text_key(t) in known),
+    )
+    return out, io.signature_frame("paragraph", out["text"].tolist(), sig)
 
 
 @stage(name="find duplicate documents")
-def find_duplicate_documents(documents: pd.DataFrame, config: dedup.DedupConfig) -> pd.DataFrame:
+def find_duplicate_documents(
+    documents: pd.DataFrame, config: dedup.DedupConfig, previous: io.PreviousRun | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     out = documents.copy()
-    out["duplicate_of"] = dedup.document_duplicates(documents, config)
+    known = previous.signatures.get("document") if previous else None
+    out["duplicate_of"], sig = dedup.document_duplicates(documents, config, known)
     get_run_logger().info("%d documents are near-duplicates of a canonical copy", int(out["duplicate_of"].notna().sum()))
-    return out
+    return out, io.signature_frame("document", out["text"].tolist(), sig)
 
 
 @stage(name="validate")
@@ -207,6 +230,7 @@ def write_and_publish(
     results: list[Any],
     manifest: dict[str, Any],
     inputs: Inputs,
+    extra: dict[str, pd.DataFrame],
 ) -> str:
     """Write the tables to a staging folder; publish it only if every suite passed."""
     staging = io.new_staging(output)
@@ -222,7 +246,7 @@ def write_and_publish(
         if failed:
             raise ValidationFailed("validation failed, nothing published: " + " | ".join(failed))
         io.write_json(staging / "manifest.json", manifest)
-        io.write_state(staging, inputs.files, inputs.inputs, inputs.read_rejections, {"fingerprint": manifest["fingerprint"]})
+        io.write_state(staging, inputs.files, inputs.inputs, inputs.read_rejections, {"fingerprint": manifest["fingerprint"]}, extra)
         version = io.publish(output, staging)
     except BaseException:
         io.discard(staging)

@@ -9,6 +9,7 @@ order files were listed or processed in.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from transforms.minhash import MinHashConfig, shingle_hashes, signatures_from_shingles
-from transforms.neardup import NearDupConfig, clusters, verified_pairs
+from transforms.neardup import NearDupConfig, candidate_pairs, clusters, exact_jaccard
 
 _LAST = "\uffff"
 
@@ -51,13 +52,40 @@ def _ranks(*keys: pd.Series) -> npt.NDArray[np.int64]:
     return rank
 
 
+def text_key(text: str) -> str:
+    """The key a stored signature is found by: its text's hash."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
 def near_duplicate_canonical(
-    texts: list[str], rank: npt.NDArray[np.int64], minhash: MinHashConfig, config: NearDupConfig
+    texts: list[str],
+    rank: npt.NDArray[np.int64],
+    minhash: MinHashConfig,
+    config: NearDupConfig,
+    known: Mapping[str, npt.NDArray[np.uint32]] | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
-    """For each text: index of its cluster's canonical text, cluster size, and its signature."""
-    hashes, offsets = shingle_hashes(texts, minhash.shingle_size)
-    sig = signatures_from_shingles(hashes, offsets, minhash)
-    edges, _ = verified_pairs(sig, hashes, offsets, config)
+    """For each text: index of its cluster's canonical text, cluster size, and its signature.
+
+    Signatures found in `known` (by text_key) are reused; only candidate pairs are shingled again
+    for the exact Jaccard check.
+    """
+    sig = np.empty((len(texts), minhash.num_perm), dtype=np.uint32)
+    missing = []
+    for i, text in enumerate(texts):
+        found = known.get(text_key(text)) if known else None
+        if found is None:
+            missing.append(i)
+        else:
+            sig[i] = found
+    if missing:
+        hashes, offsets = shingle_hashes([texts[i] for i in missing], minhash.shingle_size)
+        sig[missing] = signatures_from_shingles(hashes, offsets, minhash)
+    pairs = candidate_pairs(sig, config)
+    involved = np.unique(pairs) if len(pairs) else np.zeros(0, dtype=np.int64)
+    hashes, offsets = shingle_hashes([texts[i] for i in involved], minhash.shingle_size)
+    local = np.searchsorted(involved, pairs)
+    sims = exact_jaccard(local, hashes, offsets)
+    edges = pairs[sims >= config.threshold]
     canonical, sizes = clusters(len(texts), edges, rank)
     return canonical, sizes, sig
 
@@ -79,8 +107,10 @@ def raw_document_groups(docs: pd.DataFrame, config: DedupConfig) -> pd.Series:
     return out
 
 
-def paragraph_clusters(paragraphs: pd.DataFrame, published: pd.Series, config: DedupConfig) -> pd.DataFrame:
-    """Add cluster_id, cluster_size and is_canonical to kept paragraphs (doc_id, position, text).
+def paragraph_clusters(
+    paragraphs: pd.DataFrame, published: pd.Series, config: DedupConfig, known: Mapping[str, npt.NDArray[np.uint32]] | None = None
+) -> tuple[pd.DataFrame, npt.NDArray[np.uint32]]:
+    """Add cluster_id, cluster_size and is_canonical to kept paragraphs (doc_id, position, text); also their signatures.
 
     `published` maps doc_id to its published value (or NaN).
     """
@@ -89,24 +119,26 @@ def paragraph_clusters(paragraphs: pd.DataFrame, published: pd.Series, config: D
         out["cluster_id"] = pd.Series([], dtype="str")
         out["cluster_size"] = pd.Series([], dtype="int32")
         out["is_canonical"] = pd.Series([], dtype="bool")
-        return out
+        return out, np.zeros((0, config.minhash.num_perm), dtype=np.uint32)
     pub = published_key(out["doc_id"].map(published))
     rank = _ranks(pub, out["doc_id"], out["position"])
-    canonical, sizes, _ = near_duplicate_canonical(out["text"].tolist(), rank, config.minhash, config.paragraphs)
+    canonical, sizes, sig = near_duplicate_canonical(out["text"].tolist(), rank, config.minhash, config.paragraphs, known)
     doc_ids = out["doc_id"].to_numpy()
     positions = out["position"].to_numpy()
     out["cluster_id"] = [cluster_id(str(doc_ids[c]), int(positions[c])) for c in canonical]
     out["cluster_size"] = sizes.astype("int32")
     out["is_canonical"] = canonical == np.arange(len(out))
-    return out
+    return out, sig
 
 
-def document_duplicates(documents: pd.DataFrame, config: DedupConfig) -> pd.Series:
-    """duplicate_of per document (doc_id, published, text): the canonical doc_id, or None."""
+def document_duplicates(
+    documents: pd.DataFrame, config: DedupConfig, known: Mapping[str, npt.NDArray[np.uint32]] | None = None
+) -> tuple[pd.Series, npt.NDArray[np.uint32]]:
+    """duplicate_of per document (doc_id, published, text): the canonical doc_id, or None; also the signatures."""
     if documents.empty:
-        return pd.Series([], dtype="object", index=documents.index)
+        return pd.Series([], dtype="object", index=documents.index), np.zeros((0, config.minhash.num_perm), dtype=np.uint32)
     rank = _ranks(published_key(documents["published"]), documents["doc_id"])
-    canonical, _, _ = near_duplicate_canonical(documents["text"].tolist(), rank, config.minhash, config.documents)
+    canonical, _, sig = near_duplicate_canonical(documents["text"].tolist(), rank, config.minhash, config.documents, known)
     doc_ids = documents["doc_id"].to_numpy()
     dup = [None if c == i else str(doc_ids[c]) for i, c in enumerate(canonical)]
-    return pd.Series(dup, index=documents.index, dtype="object")
+    return pd.Series(dup, index=documents.index, dtype="object"), sig

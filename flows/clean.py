@@ -43,7 +43,9 @@ def clean_flow(raw: str = "raw", output: str = "output", rules: str | None = Non
         cleaned = tasks.merge_with_previous(cleaned, previous, affected, inputs.docs)
         paragraphs, paragraph_sigs = tasks.cluster_paragraphs(cleaned.paragraphs, cleaned.documents, settings.dedup, previous)
         documents, document_sigs = tasks.find_duplicate_documents(cleaned.documents, settings.dedup, previous)
-        results = tasks.validate(documents, paragraphs, cleaned.removed, inputs.rejected, blocks, settings.clean.rules)
+        results = tasks.validate(
+            documents, paragraphs, cleaned.removed, inputs.rejected, blocks, settings.clean.rules, inputs.files, inputs.docs
+        )
         manifest = {
             "raw": str(settings.raw),
             "files": len(inputs.files),

@@ -11,6 +11,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -32,6 +33,9 @@ from transforms.dedup import text_key
 
 TEXT_SUFFIX = ".txt"
 JSONL_SUFFIX = ".jsonl"
+# Limits past which an input is not news text: a file the size of a disk image, a minified blob on one line.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_LINE_CHARS = 1_000_000
 CURRENT = "current"
 VERSIONS = ".versions"
 KEEP_VERSIONS = 3
@@ -60,6 +64,14 @@ def discover(raw_root: Path) -> list[str]:
             if not name.startswith("."):
                 found.append(Path(dirpath, name).relative_to(raw_root).as_posix())
     return sorted(found)
+
+
+_HTML = re.compile(r"<(?:html|body|div|p|span|a\s|script|table)\b[^>]*>", re.IGNORECASE)
+
+
+def _too_long_line(text: str) -> str | None:
+    longest = max((len(line) for line in text.splitlines()), default=0)
+    return f"a line of {longest} characters; the limit is {MAX_LINE_CHARS}" if longest > MAX_LINE_CHARS else None
 
 
 def _source_of(rel_path: str) -> str:
@@ -109,6 +121,10 @@ def read_raw_files(raw_root: Path, rel_paths: list[str]) -> Ingested:
             out.reject(rel, None, "unsupported_type", f"only {TEXT_SUFFIX} and {JSONL_SUFFIX} files are read")
             continue
         try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                out.reject(rel, None, "too_large", f"{size} bytes; the limit is {MAX_FILE_BYTES}")
+                continue
             data = path.read_bytes()
         except OSError as err:
             out.reject(rel, None, "unreadable", f"{type(err).__name__}: {err.strerror or err}")
@@ -119,8 +135,15 @@ def read_raw_files(raw_root: Path, rel_paths: list[str]) -> Ingested:
             if not isinstance(decoded, Decoded):
                 out.reject(rel, stem, decoded.reason, decoded.detail)
                 continue
+            problem = _too_long_line(decoded.text)
+            if problem:
+                out.reject(rel, stem, "line_too_long", problem)
+                continue
+            warnings = list(decoded.warnings)
+            if _HTML.search(decoded.text[:65536]):
+                warnings.append("looks like HTML markup; cleaned as text, tags kept")
             raw_hash = hashlib.sha256(data).hexdigest()
-            out.documents.append(_document(stem, _source_of(rel), rel, decoded.text, raw_hash, list(decoded.warnings)))
+            out.documents.append(_document(stem, _source_of(rel), rel, decoded.text, raw_hash, warnings))
         else:
             _read_jsonl(rel, stem, data, out)
     return out
@@ -132,6 +155,7 @@ def _read_jsonl(rel: str, stem: str, data: bytes, out: Ingested) -> None:
         out.reject(rel, None, decoded.reason, decoded.detail)
         return
     seen: set[str] = set()
+    before = (len(out.documents), len(out.rejected))
     for n, line in enumerate(decoded.text.splitlines(), start=1):
         where = f"{rel}:{n}"
         if not line.strip():
@@ -159,6 +183,10 @@ def _read_jsonl(rel: str, stem: str, data: bytes, out: Ingested) -> None:
         if doc_id in seen:
             out.reject(where, doc_id, "duplicate_id", f"id {rec_id!r} appears earlier in {rel}")
             continue
+        problem = _too_long_line(text)
+        if problem:
+            out.reject(where, doc_id, "line_too_long", problem)
+            continue
         seen.add(doc_id)
         url = rec.get("url") if isinstance(rec.get("url"), str) else None
         source = rec.get("source") if isinstance(rec.get("source"), str) and rec.get("source") else None
@@ -172,6 +200,8 @@ def _read_jsonl(rel: str, stem: str, data: bytes, out: Ingested) -> None:
                 doc_id, source or _source_of(rel), where, text, raw_hash, list(decoded.warnings), url=url, title=title, published=published
             )
         )
+    if (len(out.documents), len(out.rejected)) == before:
+        out.reject(rel, None, "empty", "the file holds no JSON records")
 
 
 def resolve_duplicate_ids(docs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -262,6 +292,18 @@ def _prune_versions(versions: Path, keep: str) -> None:
     for name in old[:-KEEP_VERSIONS]:
         if name != keep:
             shutil.rmtree(versions / name, ignore_errors=True)
+
+
+def clear_leftovers(output: Path) -> list[str]:
+    """Remove staging folders and link temporaries of runs that died (call only while holding the lock)."""
+    gone = []
+    for path in sorted(output.glob(".staging-*")) + sorted(output.glob(f".{CURRENT}-*")):
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+        gone.append(path.name)
+    return gone
 
 
 def discard(staging: Path) -> None:

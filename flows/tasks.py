@@ -2,32 +2,51 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import pandas as pd
-from prefect import get_run_logger, task
+from prefect import Task, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import io, report, validation
+from flows import faults, io, report, validation
 from transforms import dedup, incremental, sitechrome, tables
 from transforms.clean import CleanConfig
 from transforms.content import ContentModel
 from transforms.rules import RuleSet
 
-# Inputs are whole DataFrames: hashing them for a cache key would cost more than the stage.
-stage = task(cache_policy=NO_CACHE, persist_result=False)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def stage(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """A task that names a fault-injection point at its start (see flows/faults.py)."""
+
+    def wrap(fn: Callable[P, R]) -> Task[P, R]:
+        @functools.wraps(fn)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            faults.point(f"before:{name}")
+            return fn(*args, **kwargs)
+
+        # Inputs are whole DataFrames: hashing them for a cache key would cost more than the stage.
+        return task(name=name, cache_policy=NO_CACHE, persist_result=False)(run)
+
+    return wrap
 
 
 class ValidationFailed(RuntimeError):
     """An expectation failed; nothing was published."""
 
 
-@stage(name="load previous run")
+@stage("load previous run")
 def load_previous_run(output: Path) -> io.PreviousRun | None:
-    previous = io.load_previous(output)
     log = get_run_logger()
+    for name in io.clear_leftovers(output):
+        log.warning("removed %s, left by a run that did not finish", name)
+    previous = io.load_previous(output)
     if previous is None:
         log.info("no previous version with state in %s: everything is new", output)
     else:
@@ -47,7 +66,7 @@ class Inputs:
     files_read: int
 
 
-@stage(name="read new and changed inputs")
+@stage("read new and changed inputs")
 def read_inputs(raw: Path, previous: io.PreviousRun | None, fingerprint: str) -> Inputs:
     files = io.scan(raw)
     log = get_run_logger()
@@ -73,7 +92,7 @@ def read_inputs(raw: Path, previous: io.PreviousRun | None, fingerprint: str) ->
     return Inputs(docs, rejected, files, inputs, fresh_rejections, len(to_read))
 
 
-@stage(name="plan sources to clean")
+@stage("plan sources to clean")
 def plan_sources(previous: io.PreviousRun | None, fingerprint: str, inputs: Inputs) -> set[str] | None:
     """Sources to clean again; None when nothing changed at all (nothing to publish)."""
     log = get_run_logger()
@@ -89,21 +108,21 @@ def plan_sources(previous: io.PreviousRun | None, fingerprint: str, inputs: Inpu
     return affected
 
 
-@stage(name="split blocks")
+@stage("split blocks")
 def split_blocks(docs: pd.DataFrame) -> pd.DataFrame:
     blocks = tables.blocks_table(docs)
     get_run_logger().info("split %d documents into %d blocks", len(docs), len(blocks))
     return blocks
 
 
-@stage(name="group near-identical pages")
+@stage("group near-identical pages")
 def group_raw_documents(docs: pd.DataFrame, config: dedup.DedupConfig) -> pd.Series:
     groups = dedup.raw_document_groups(docs, config)
     get_run_logger().info("%d documents form %d distinct pages for site-chrome counts", len(docs), groups.nunique())
     return groups
 
 
-@stage(name="count site lines")
+@stage("count site lines")
 def count_site_lines(
     blocks: pd.DataFrame, docs: pd.DataFrame, groups: pd.Series, config: sitechrome.SiteChromeConfig
 ) -> sitechrome.SiteStats:
@@ -113,7 +132,7 @@ def count_site_lines(
     return stats
 
 
-@stage(name="clean documents")
+@stage("clean documents")
 def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: sitechrome.SiteStats, config: CleanConfig) -> tables.CleanedCorpus:
     cleaned = tables.clean_documents(docs, blocks, stats, config)
     get_run_logger().info(
@@ -125,7 +144,7 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: sitechrome.
     return cleaned
 
 
-@stage(name="select main content")
+@stage("select main content")
 def select_main_content(
     blocks: pd.DataFrame, cleaned: tables.CleanedCorpus, stats: sitechrome.SiteStats, model: ContentModel | None
 ) -> tables.CleanedCorpus:
@@ -142,7 +161,7 @@ def select_main_content(
     return selected
 
 
-@stage(name="merge site statistics")
+@stage("merge site statistics")
 def merge_site_lines(stats: sitechrome.SiteStats, previous: io.PreviousRun | None, affected: set[str], docs: pd.DataFrame) -> pd.DataFrame:
     """Line counts per source for the state: new counts for the sources cleaned, kept counts for the rest."""
     fresh = pd.DataFrame([(s, k, c) for (s, k), c in stats.line_documents.items()], columns=["source", "key", "documents"])
@@ -153,7 +172,7 @@ def merge_site_lines(stats: sitechrome.SiteStats, previous: io.PreviousRun | Non
     return pd.concat([kept, fresh], ignore_index=True).sort_values(["source", "key"], kind="stable").reset_index(drop=True)
 
 
-@stage(name="reuse unchanged sources")
+@stage("reuse unchanged sources")
 def merge_with_previous(
     cleaned: tables.CleanedCorpus, previous: io.PreviousRun | None, affected: set[str], docs: pd.DataFrame
 ) -> tables.CleanedCorpus:
@@ -171,7 +190,7 @@ def merge_with_previous(
     return tables.concat_corpora(reused, cleaned)
 
 
-@stage(name="cluster near-duplicate paragraphs")
+@stage("cluster near-duplicate paragraphs")
 def cluster_paragraphs(
     paragraphs: pd.DataFrame, documents: pd.DataFrame, config: dedup.DedupConfig, previous: io.PreviousRun | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -190,7 +209,7 @@ def cluster_paragraphs(
     return out, io.signature_frame("paragraph", out["text"].tolist(), sig)
 
 
-@stage(name="find duplicate documents")
+@stage("find duplicate documents")
 def find_duplicate_documents(
     documents: pd.DataFrame, config: dedup.DedupConfig, previous: io.PreviousRun | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -201,9 +220,16 @@ def find_duplicate_documents(
     return out, io.signature_frame("document", out["text"].tolist(), sig)
 
 
-@stage(name="validate")
+@stage("validate")
 def validate(
-    documents: pd.DataFrame, paragraphs: pd.DataFrame, removed: pd.DataFrame, rejected: pd.DataFrame, blocks: pd.DataFrame, rules: RuleSet
+    documents: pd.DataFrame,
+    paragraphs: pd.DataFrame,
+    removed: pd.DataFrame,
+    rejected: pd.DataFrame,
+    blocks: pd.DataFrame,
+    rules: RuleSet,
+    files: pd.DataFrame,
+    docs: pd.DataFrame,
 ) -> list[validation.TableValidation]:
     frames = {
         "documents": documents,
@@ -211,6 +237,7 @@ def validate(
         "removed": removed,
         "rejected": rejected,
         "conservation": tables.conservation(blocks, documents, paragraphs, removed),
+        "inputs": tables.input_accounting(files, docs, rejected),
     }
     params = {"chrome_patterns": rules.validation_patterns(), "documents_in": len(documents)}
     results = validation.validate_tables(frames, params)
@@ -220,7 +247,7 @@ def validate(
     return results
 
 
-@stage(name="write and publish")
+@stage("write and publish")
 def write_and_publish(
     output: Path,
     documents: pd.DataFrame,
@@ -235,10 +262,14 @@ def write_and_publish(
     """Write the tables to a staging folder; publish it only if every suite passed."""
     staging = io.new_staging(output)
     try:
-        io.write_table(staging, "documents", tables.documents_table(documents))
-        io.write_table(staging, "paragraphs", tables.paragraphs_table(paragraphs))
-        io.write_table(staging, "removed", tables.removed_table(removed))
-        io.write_table(staging, "rejected", tables.rejected_table(rejected))
+        for name, table in (
+            ("documents", tables.documents_table(documents)),
+            ("paragraphs", tables.paragraphs_table(paragraphs)),
+            ("removed", tables.removed_table(removed)),
+            ("rejected", tables.rejected_table(rejected)),
+        ):
+            faults.point(f"write:{name}")
+            io.write_table(staging, name, table)
         payload = {r.table: r.result for r in results}
         io.write_json(staging / "validation.json", payload)
         io.write_json(output / "validation-latest.json", payload)
@@ -247,7 +278,9 @@ def write_and_publish(
             raise ValidationFailed("validation failed, nothing published: " + " | ".join(failed))
         io.write_json(staging / "manifest.json", manifest)
         io.write_state(staging, inputs.files, inputs.inputs, inputs.read_rejections, {"fingerprint": manifest["fingerprint"]}, extra)
+        faults.point("publish:before-switch")
         version = io.publish(output, staging)
+        faults.point("publish:after-switch")
     except BaseException:
         io.discard(staging)
         raise
@@ -255,6 +288,6 @@ def write_and_publish(
     return version
 
 
-@stage(name="report")
+@stage("report")
 def publish_report(summary: dict[str, Any], documents_in: int) -> None:
     report.publish_artifacts(summary, documents_in)

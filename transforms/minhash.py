@@ -116,25 +116,25 @@ def _ranges(counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 
 
 def signatures_from_shingles(hashes: U64, offsets: npt.NDArray[np.int64], config: MinHashConfig) -> U32:
-    """MinHash signatures (n x num_perm, uint32) from concatenated shingle hashes."""
+    """MinHash signatures (n x num_perm, uint32) from concatenated shingle hashes.
+
+    Shingles are permuted in fixed-size chunks whatever the text lengths, so one huge text costs
+    no more memory than many small ones.
+    """
     n = len(offsets) - 1
     a, b = permutations(config.num_perm, config.seed)
     sig = np.full((n, config.num_perm), _EMPTY, dtype=np.uint32)
     mixed = _fmix32(_fold32(hashes))
-    t = 0
-    while t < n:
-        # Whole texts per chunk, so every minimum is taken inside one chunk.
-        end = int(np.searchsorted(offsets, offsets[t] + _CHUNK_SHINGLES, side="right")) - 1
-        end = min(max(end, t + 1), n)
-        lo, hi = int(offsets[t]), int(offsets[end])
-        if hi > lo:
-            with np.errstate(over="ignore"):
-                phv = mixed[lo:hi, None] * a[None, :] + b[None, :]
-            seg = offsets[t:end] - lo
-            nonempty = offsets[t + 1 : end + 1] > offsets[t:end]
-            reduced = np.minimum.reduceat(phv, seg[nonempty], axis=0)
-            sig[t:end][nonempty] = reduced
-        t = end
+    owner = np.repeat(np.arange(n), np.diff(offsets))  # the text each shingle belongs to
+    for lo in range(0, len(mixed), _CHUNK_SHINGLES):
+        hi = min(lo + _CHUNK_SHINGLES, len(mixed))
+        with np.errstate(over="ignore"):
+            phv = mixed[lo:hi, None] * a[None, :] + b[None, :]
+        texts = owner[lo:hi]
+        starts = np.flatnonzero(np.r_[True, texts[1:] != texts[:-1]])
+        reduced = np.minimum.reduceat(phv, starts, axis=0)
+        rows = texts[starts]
+        sig[rows] = np.minimum(sig[rows], reduced)
     return sig
 
 

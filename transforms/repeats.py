@@ -85,9 +85,9 @@ def repeat_groups(texts: Sequence[str], config: RepeatConfig) -> list[int]:
     for n, short in enumerate(ordered):
         if len(short) < config.near_min_chars:
             continue
-        for long in ordered[n + 1 :]:
-            if not long.startswith(short):
-                break
-            if len(short) >= config.near_min_ratio * len(long):
-                union(first_by_key[short], first_by_key[long])
+        m = n + 1
+        while m < len(ordered) and ordered[m].startswith(short):
+            if len(short) >= config.near_min_ratio * len(ordered[m]):
+                union(first_by_key[short], first_by_key[ordered[m]])
+            m += 1
     return [find(i) for i in range(len(texts))]

@@ -255,3 +255,12 @@ def conservation(blocks: pd.DataFrame, documents: pd.DataFrame, paragraphs: pd.D
     per_doc = per_doc.fillna(0).astype("int64")
     per_doc["extra_rows"] = per_doc["placed_rows"] - per_doc["accounted_blocks"]
     return per_doc.reset_index()
+
+
+def input_accounting(files: pd.DataFrame, docs: pd.DataFrame, rejected: pd.DataFrame) -> pd.DataFrame:
+    """Per input file: documents made from it and rejections of it. Every file must have at least one."""
+    out = pd.DataFrame({"input_file": files["input_path"]})
+    out["documents"] = out["input_file"].map(docs.groupby("input_file").size()).fillna(0).astype("int64")
+    out["rejections"] = out["input_file"].map(rejected.groupby("input_file").size()).fillna(0).astype("int64")
+    out["accounted"] = out["documents"] + out["rejections"]
+    return out

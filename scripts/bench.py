@@ -1,0 +1,336 @@
+"""`make bench`: signature speed, near-duplicate quality, LSH scaling and end-to-end throughput, measured here.
+
+A benchmark, not a test: it prints tables and writes them as JSON, and asserts nothing.
+Every reference (datasketch) is measured in the same run on the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+from datasketch import MinHash, MinHashLSH
+from scipy import sparse
+
+from transforms.minhash import MinHashConfig, shingle_hashes, shingles_as_bytes, signatures_from_shingles
+from transforms.neardup import NearDupConfig, candidate_pairs, clusters, exact_jaccard
+
+CFG = MinHashConfig()
+ND = NearDupConfig()
+
+
+@contextmanager
+def peak_rss() -> Iterator[dict[str, float]]:
+    """Peak resident memory of this process while the block runs (sampled every 5 ms), in MB."""
+    proc, out, stop = psutil.Process(), {"peak_mb": 0.0}, threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            out["peak_mb"] = max(out["peak_mb"], proc.memory_info().rss / 1e6)
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield out
+    finally:
+        stop.set()
+        thread.join()
+        out["peak_mb"] = max(out["peak_mb"], proc.memory_info().rss / 1e6)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    with peak_rss() as mem:
+        t0 = time.perf_counter()
+        result = fn()
+        seconds = time.perf_counter() - t0
+    return result, seconds, mem["peak_mb"]
+
+
+def corpus_paragraphs(shared: Path) -> list[str]:
+    paras: list[str] = []
+    for name in ("reuters21578.jsonl", "bbc_fulltext.jsonl"):
+        for line in (shared / "corpus" / name).read_text(encoding="utf-8").splitlines():
+            text = json.loads(line)["text"]
+            paras.extend(p.strip() for p in text.replace("\n    ", "\n\n").split("\n\n") if len(p.split()) >= 5)
+    return paras
+
+
+# ---------------------------------------------------------------- 1. signatures
+
+
+def bench_signatures(paras: list[str]) -> list[dict[str, Any]]:
+    mb = sum(len(p.encode()) for p in paras) / 1e6
+
+    def ours() -> np.ndarray:
+        hashes, offsets = shingle_hashes(paras, CFG.shingle_size)
+        return signatures_from_shingles(hashes, offsets, CFG)
+
+    _, sec, peak = timed(ours)
+    rows = [
+        {
+            "stage": "newsclean signatures (numpy)",
+            "MB": mb,
+            "seconds": sec,
+            "MB_per_s": mb / sec,
+            "paragraphs_per_s": len(paras) / sec,
+            "peak_MB": peak,
+        }
+    ]
+    sample = paras[:: max(1, len(paras) // 3000)]
+    smb = sum(len(p.encode()) for p in sample) / 1e6
+    shingles = [shingles_as_bytes(p, CFG.shingle_size) for p in sample]
+
+    # datasketch's own default hash (SHA-1): the reference as datasketch users run it.
+    def update_loop() -> None:
+        for sh in shingles:
+            m = MinHash(num_perm=CFG.num_perm, seed=CFG.seed)
+            for s in sh:
+                m.update(s)
+
+    def bulk() -> None:
+        MinHash.bulk(shingles, num_perm=CFG.num_perm, seed=CFG.seed)
+
+    # The reference includes shingling, as ours does.
+    t0 = time.perf_counter()
+    shingles = [shingles_as_bytes(p, CFG.shingle_size) for p in sample]
+    shingling = time.perf_counter() - t0
+    _, sec_u, peak_u = timed(update_loop)
+    _, sec_b, peak_b = timed(bulk)
+    for name, sec_ref, peak_ref in (("datasketch MinHash.update per shingle", sec_u, peak_u), ("datasketch MinHash.bulk", sec_b, peak_b)):
+        total = sec_ref + shingling
+        rows.append(
+            {
+                "stage": name,
+                "MB": smb,
+                "seconds": total,
+                "MB_per_s": smb / total,
+                "paragraphs_per_s": len(sample) / total,
+                "peak_MB": peak_ref,
+            }
+        )
+    for r in rows:
+        r["ratio_to_update_loop"] = r["MB_per_s"] / rows[1]["MB_per_s"]
+    return rows
+
+
+# ---------------------------------------------------------------- 2. quality
+
+
+def perturb(text: str, rng: random.Random, rate: float) -> str:
+    words = text.split()
+    for _ in range(max(1, int(len(words) * rate))):
+        i = rng.randrange(len(words))
+        op = rng.random()
+        if op < 0.4:
+            words[i] = rng.choice(("the", "new", "report", "market", "said", "year", "officials"))
+        elif op < 0.7 and len(words) > 6:
+            del words[i]
+        else:
+            words.insert(i, rng.choice(("also", "still", "now", "reportedly")))
+    return " ".join(words)
+
+
+def exact_pairs(hashes: np.ndarray, offsets: np.ndarray, threshold: float) -> set[tuple[int, int]]:
+    """Every pair at or above the threshold, by sparse X @ X.T over distinct shingles (exact, no sampling)."""
+    n = len(offsets) - 1
+    rows, cols = [], []
+    for i in range(n):
+        u = np.unique(hashes[offsets[i] : offsets[i + 1]])
+        rows.append(np.full(len(u), i))
+        cols.append(u)
+    r = np.concatenate(rows)
+    _, c = np.unique(np.concatenate(cols), return_inverse=True)
+    x = sparse.csr_matrix((np.ones(len(r), dtype=np.int32), (r, c)), shape=(n, c.max() + 1))
+    sizes = np.asarray(x.sum(axis=1)).ravel()
+    inter = sparse.triu(x @ x.T, k=1).tocoo()
+    jac = inter.data / (sizes[inter.row] + sizes[inter.col] - inter.data)
+    keep = jac >= threshold
+    return set(zip(inter.row[keep].tolist(), inter.col[keep].tolist(), strict=True))
+
+
+def bench_quality(paras: list[str], n: int = 20000, copies: int = 4000) -> dict[str, Any]:
+    rng = random.Random(11)
+    base = rng.sample(paras, n)
+    # Edit rates that put copies on both sides of 0.8 (5-gram Jaccard falls fast with each edit).
+    texts = base + [perturb(t, rng, rng.choice((0.005, 0.01, 0.02, 0.03, 0.05, 0.08))) for t in rng.sample(base, copies)]
+    hashes, offsets = shingle_hashes(texts, CFG.shingle_size)
+    sig = signatures_from_shingles(hashes, offsets, CFG)
+    truth, t_truth, _ = timed(lambda: exact_pairs(hashes, offsets, ND.threshold))
+    cand, t_cand, _ = timed(lambda: candidate_pairs(sig, ND))
+    sims = exact_jaccard(cand, hashes, offsets)
+    ours = {tuple(p) for p in cand[sims >= ND.threshold].tolist()}
+    _, sizes = clusters(len(texts), cand[sims >= ND.threshold], np.arange(len(texts)))
+
+    lsh = MinHashLSH(threshold=ND.threshold, num_perm=CFG.num_perm)
+    mhs = [MinHash(hashvalues=s, scheme="affine32", seed=CFG.seed) for s in sig]
+    with lsh.insertion_session() as session:
+        for i, m in enumerate(mhs):
+            session.insert(i, m)
+    ds = {(min(i, j), max(i, j)) for i, m in enumerate(mhs) for j in lsh.query(m) if i != j}
+
+    def pr(found: set[tuple[int, int]]) -> tuple[float, float]:
+        tp = len(found & truth)
+        return tp / max(len(found), 1), tp / max(len(truth), 1)
+
+    p_ours, r_ours = pr(ours)
+    p_cand, r_cand = pr({tuple(p) for p in cand.tolist()})
+    p_ds, r_ds = pr(ds)
+    return {
+        "paragraphs": len(texts),
+        "true_pairs": len(truth),
+        "threshold": ND.threshold,
+        "exact_truth_seconds": t_truth,
+        "rows": [
+            {"method": f"newsclean: {ND.bands}x{ND.rows} bands + exact Jaccard check", "precision": p_ours, "recall": r_ours},
+            {"method": f"newsclean candidates alone ({ND.bands}x{ND.rows} bands)", "precision": p_cand, "recall": r_cand},
+            {"method": "datasketch MinHashLSH(threshold=0.8) candidates", "precision": p_ds, "recall": r_ds},
+        ],
+        "largest_cluster": int(sizes.max()),
+        "candidate_seconds": t_cand,
+    }
+
+
+# ---------------------------------------------------------------- 3. scaling
+
+
+def scaled_texts(paras: list[str], n: int, seed: int) -> list[str]:
+    """n paragraphs: the corpus, then perturbed copies (most heavy, one in twenty light: a near-duplicate)."""
+    rng = random.Random(seed)
+    out = list(paras[:n])
+    while len(out) < n:
+        t = paras[rng.randrange(len(paras))]
+        out.append(perturb(t, rng, 0.03 if rng.random() < 0.05 else 0.4))
+    return out
+
+
+def scale_one(paras: list[str], n: int) -> dict[str, Any]:
+    texts = scaled_texts(paras, n, seed=n)
+    (hashes, offsets), t_sh, _ = timed(lambda: shingle_hashes(texts, CFG.shingle_size))
+    sig, t_sig, _ = timed(lambda: signatures_from_shingles(hashes, offsets, CFG))
+    texts.clear()
+
+    def near_dups() -> tuple[int, int, int]:
+        cand = candidate_pairs(sig, ND)
+        sims = exact_jaccard(cand, hashes, offsets)
+        edges = cand[sims >= ND.threshold]
+        _, sizes = clusters(len(sig), edges, np.arange(len(sig)))
+        return len(cand), len(edges), int(sizes.max())
+
+    _, t_cand, peak_cand = timed(lambda: candidate_pairs(sig, ND))
+    (n_cand, n_edges, biggest), t_all, peak = timed(near_dups)
+    return {
+        "paragraphs": n,
+        "signature_seconds": t_sh + t_sig,
+        "candidates_seconds": t_cand,
+        "candidates_peak_MB": peak_cand,
+        "candidates_verify_clusters_seconds": t_all,
+        "us_per_paragraph": 1e6 * t_all / n,
+        "peak_MB": peak,
+        "candidates": n_cand,
+        "verified_pairs": n_edges,
+        "largest_cluster": biggest,
+    }
+
+
+def bench_scaling(paras: list[str], sizes: tuple[int, ...]) -> list[dict[str, Any]]:
+    return [scale_one(paras, n) for n in sizes]
+
+
+# ---------------------------------------------------------------- 4. end to end
+
+
+def bench_end_to_end(shared: Path, work: Path) -> dict[str, Any]:
+    raw = work / "raw"
+    raw.mkdir(parents=True)
+    for set_dir in sorted((shared / "eval").glob("dev_*")):
+        for site in (set_dir / "raw").iterdir():
+            os.symlink(site, raw / f"{set_dir.name}-{site.name}")
+    (raw / "corpus").mkdir()
+    for name in ("reuters21578.jsonl", "bbc_fulltext.jsonl"):
+        os.symlink(shared / "corpus" / name, raw / "corpus" / name)
+    tiny = work / "tiny"
+    (tiny / "s").mkdir(parents=True)
+    (tiny / "s" / "a.txt").write_text("A Tiny Page\nOne short paragraph of text.\n")
+    newsclean = str(Path(sys.executable).with_name("newsclean"))
+
+    def run(src: Path, out: Path) -> float:
+        t0 = time.perf_counter()
+        subprocess.run([newsclean, "run", "--raw", str(src), "--output", str(out)], check=True, capture_output=True, cwd=work)
+        return time.perf_counter() - t0
+
+    # os.walk does not follow the symlinked site folders, so the tree is copied for the run.
+    real = work / "raw-copy"
+    shutil.copytree(raw, real, symlinks=False)
+    mb = sum(p.stat().st_size for p in real.rglob("*") if p.is_file()) / 1e6
+    startup = run(tiny, work / "out-tiny")
+    total = run(real, work / "out")
+    return {"raw_MB": mb, "wall_seconds": total, "startup_seconds": startup, "MB_per_s_after_startup": mb / max(total - startup, 1e-9)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--shared", type=Path, default=Path("../shared"))
+    parser.add_argument("--json", type=Path, default=Path("output/bench.json"))
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--skip-end-to-end", action="store_true")
+    args = parser.parse_args()
+    if not (args.shared / "corpus").is_dir():
+        print(f"bench: {args.shared}/corpus not found", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    memory = psutil.virtual_memory().total / 2**30
+    machine = f"{platform.machine()}, {psutil.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}"
+    print(f"machine: {machine}")
+    paras = corpus_paragraphs(args.shared)
+    print(f"corpus: {len(paras)} paragraphs, {sum(len(p.encode()) for p in paras) / 1e6:.1f} MB")
+    report: dict[str, Any] = {"machine": machine}
+    report["signatures"] = bench_signatures(paras)
+    print(f"\n{'stage':<40}{'MB/s':>8}{'para/s':>10}{'peak MB':>9}{'x update':>10}")
+    for r in report["signatures"]:
+        print(f"{r['stage']:<40}{r['MB_per_s']:>8.2f}{r['paragraphs_per_s']:>10.0f}{r['peak_MB']:>9.0f}{r['ratio_to_update_loop']:>10.1f}")
+    report["quality"] = q = bench_quality(paras)
+    print(f"\nquality vs exact word 5-gram Jaccard >= {q['threshold']} ({q['paragraphs']} paragraphs, {q['true_pairs']} true pairs)")
+    for r in q["rows"]:
+        print(f"  {r['method']:<55} precision {r['precision']:.3f}  recall {r['recall']:.3f}")
+    print(f"  largest cluster: {q['largest_cluster']}")
+    sizes = tuple(int(s) for s in args.sizes.split(","))
+    print("\nscaling (candidates + exact check + clusters, from signatures):")
+    report["scaling"] = bench_scaling(paras, sizes)
+    print(f"{'paragraphs':>11}{'candidates s':>14}{'all s':>8}{'us/para':>9}{'peak MB':>9}{'pairs':>9}{'largest':>9}")
+    for r in report["scaling"]:
+        print(
+            f"{r['paragraphs']:>11}{r['candidates_seconds']:>14.2f}{r['candidates_verify_clusters_seconds']:>8.2f}"
+            f"{r['us_per_paragraph']:>9.2f}{r['peak_MB']:>9.0f}{r['verified_pairs']:>9}{r['largest_cluster']:>9}"
+        )
+    if not args.skip_end_to_end:
+        with tempfile.TemporaryDirectory(prefix="newsclean-bench-") as tmp:
+            report["end_to_end"] = e = bench_end_to_end(args.shared, Path(tmp))
+        print(
+            f"\nend to end: {e['raw_MB']:.1f} MB in {e['wall_seconds']:.1f} s; start-up {e['startup_seconds']:.1f} s;"
+            f" {e['MB_per_s_after_startup']:.2f} MB/s after start-up"
+        )
+    report["seconds"] = time.perf_counter() - started
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=1, default=float))
+    print(f"\nwritten {args.json} in {report['seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

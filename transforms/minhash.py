@@ -70,7 +70,8 @@ def _word_hashes(words: list[str]) -> U64:
         return np.zeros(0, dtype=np.uint64)
     encoded = pa.array(words, type=pa.string()).dictionary_encode()
     distinct = pd.util.hash_array(np.asarray(encoded.dictionary.to_pylist(), dtype=object), categorize=False).astype(np.uint64)
-    return distinct[encoded.indices.to_numpy()]
+    out: U64 = distinct[encoded.indices.to_numpy()]
+    return out
 
 
 def _fold32(h: U64) -> U32:

@@ -28,7 +28,7 @@ from datasketch import MinHash, MinHashLSH
 from scipy import sparse
 
 from transforms.minhash import MinHashConfig, shingle_hashes, shingles_as_bytes, signatures_from_shingles
-from transforms.neardup import NearDupConfig, candidate_pairs, clusters, exact_jaccard
+from transforms.neardup import NearDupConfig, candidate_pairs, clusters, verified_pairs
 
 CFG = MinHashConfig()
 ND = NearDupConfig()
@@ -146,6 +146,13 @@ def perturb(text: str, rng: random.Random, rate: float) -> str:
     return " ".join(words)
 
 
+def subset(hashes: np.ndarray, offsets: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The shingles of some items, from shingles kept for all of them."""
+    lengths = offsets[idx + 1] - offsets[idx]
+    parts = [hashes[offsets[i] : offsets[i + 1]] for i in idx.tolist()]
+    return (np.concatenate(parts) if parts else hashes[:0]), np.concatenate(([0], np.cumsum(lengths)))
+
+
 def exact_pairs(hashes: np.ndarray, offsets: np.ndarray, threshold: float) -> set[tuple[int, int]]:
     """Every pair at or above the threshold, by sparse X @ X.T over distinct shingles (exact, no sampling)."""
     n = len(offsets) - 1
@@ -173,9 +180,9 @@ def bench_quality(paras: list[str], n: int = 20000, copies: int = 4000) -> dict[
     sig = signatures_from_shingles(hashes, offsets, CFG)
     truth, t_truth, _ = timed(lambda: exact_pairs(hashes, offsets, ND.threshold))
     cand, t_cand, _ = timed(lambda: candidate_pairs(sig, ND))
-    sims = exact_jaccard(cand, hashes, offsets)
-    ours = {tuple(p) for p in cand[sims >= ND.threshold].tolist()}
-    _, sizes = clusters(len(texts), cand[sims >= ND.threshold], np.arange(len(texts)))
+    edges, _ = verified_pairs(sig, lambda idx: subset(hashes, offsets, idx), ND)
+    ours = {tuple(p) for p in edges.tolist()}
+    _, sizes = clusters(len(texts), edges, np.arange(len(texts)))
 
     lsh = MinHashLSH(threshold=ND.threshold, num_perm=CFG.num_perm)
     mhs = [MinHash(hashvalues=s, scheme="affine32", seed=CFG.seed) for s in sig]
@@ -225,15 +232,15 @@ def scale_one(paras: list[str], n: int) -> dict[str, Any]:
     sig, t_sig, _ = timed(lambda: signatures_from_shingles(hashes, offsets, CFG))
     texts.clear()
 
-    def near_dups() -> tuple[int, int, int]:
-        cand = candidate_pairs(sig, ND)
-        sims = exact_jaccard(cand, hashes, offsets)
-        edges = cand[sims >= ND.threshold]
+    def near_dups() -> tuple[int, int]:
+        edges, _ = verified_pairs(sig, lambda idx: subset(hashes, offsets, idx), ND)
         _, sizes = clusters(len(sig), edges, np.arange(len(sig)))
-        return len(cand), len(edges), int(sizes.max())
+        return len(edges), int(sizes.max())
 
-    _, t_cand, peak_cand = timed(lambda: candidate_pairs(sig, ND))
-    (n_cand, n_edges, biggest), t_all, peak = timed(near_dups)
+    cand, t_cand, peak_cand = timed(lambda: candidate_pairs(sig, ND))
+    n_cand = len(cand)
+    del cand
+    (n_edges, biggest), t_all, peak = timed(near_dups)
     return {
         "paragraphs": n,
         "signature_seconds": t_sh + t_sig,

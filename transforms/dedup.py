@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from transforms.minhash import MinHashConfig, shingle_hashes, signatures_from_shingles
-from transforms.neardup import NearDupConfig, candidate_pairs, clusters, exact_jaccard
+from transforms.neardup import NearDupConfig, clusters, verified_pairs
 
 _LAST = "\uffff"
 
@@ -80,12 +80,7 @@ def near_duplicate_canonical(
     if missing:
         hashes, offsets = shingle_hashes([texts[i] for i in missing], minhash.shingle_size)
         sig[missing] = signatures_from_shingles(hashes, offsets, minhash)
-    pairs = candidate_pairs(sig, config)
-    involved = np.unique(pairs) if len(pairs) else np.zeros(0, dtype=np.int64)
-    hashes, offsets = shingle_hashes([texts[i] for i in involved], minhash.shingle_size)
-    local = np.searchsorted(involved, pairs)
-    sims = exact_jaccard(local, hashes, offsets)
-    edges = pairs[sims >= config.threshold]
+    edges, _ = verified_pairs(sig, lambda idx: shingle_hashes([texts[i] for i in idx], minhash.shingle_size), config)
     canonical, sizes = clusters(len(texts), edges, rank)
     return canonical, sizes, sig
 

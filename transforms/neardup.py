@@ -8,6 +8,7 @@ verified edges; the canonical member is the one with the smallest sort key the c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,11 +115,17 @@ def exact_jaccard(pairs: I64, hashes: npt.NDArray[np.uint64], offsets: I64) -> n
 
 
 def verified_pairs(
-    signatures: npt.NDArray[np.uint32], hashes: npt.NDArray[np.uint64], offsets: I64, config: NearDupConfig
+    signatures: npt.NDArray[np.uint32], shingle: Callable[[I64], tuple[npt.NDArray[np.uint64], I64]], config: NearDupConfig
 ) -> tuple[I64, npt.NDArray[np.float64]]:
-    """Candidate pairs whose exact Jaccard is at least the threshold, with that Jaccard."""
+    """Candidate pairs whose exact Jaccard is at least the threshold, with that Jaccard.
+
+    `shingle(indices)` gives the shingle hashes and offsets of those items; only items that appear
+    in a candidate pair are shingled again.
+    """
     pairs = candidate_pairs(signatures, config)
-    sims = exact_jaccard(pairs, hashes, offsets)
+    involved = np.unique(pairs) if len(pairs) else np.zeros(0, dtype=np.int64)
+    hashes, offsets = shingle(involved)
+    sims = exact_jaccard(np.searchsorted(involved, pairs), hashes, offsets)
     keep = sims >= config.threshold
     return pairs[keep], sims[keep]
 

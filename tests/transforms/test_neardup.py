@@ -39,7 +39,7 @@ def test_near_duplicate_pairs_equal_exact_jaccard_pairs() -> None:
     hashes, offsets = shingle_hashes(texts, cfg.shingle_size)
     sig = signatures_from_shingles(hashes, offsets, cfg)
     nd = NearDupConfig(threshold=0.8)
-    found, sims = verified_pairs(sig, hashes, offsets, nd)
+    found, sims = verified_pairs(sig, lambda idx: shingle_hashes([texts[i] for i in idx], cfg.shingle_size), nd)
     truth = _exact_pairs(hashes, offsets, nd.threshold)
     found_set = {tuple(p) for p in found.tolist()}
     assert len(truth) > 150
@@ -54,7 +54,7 @@ def test_pairs_clear_of_the_threshold_are_all_found() -> None:
     cfg = MinHashConfig()
     hashes, offsets = shingle_hashes(texts, cfg.shingle_size)
     sig = signatures_from_shingles(hashes, offsets, cfg)
-    found, _ = verified_pairs(sig, hashes, offsets, NearDupConfig(threshold=0.8))
+    found, _ = verified_pairs(sig, lambda idx: shingle_hashes([texts[i] for i in idx], cfg.shingle_size), NearDupConfig(threshold=0.8))
     assert {tuple(p) for p in found.tolist()} == _exact_pairs(hashes, offsets, 0.8)
 
 

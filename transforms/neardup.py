@@ -80,10 +80,13 @@ def _pairs_in_runs(order: I64, sorted_keys: npt.NDArray[np.uint64], window: int)
 def candidate_pairs(signatures: npt.NDArray[np.uint32], config: NearDupConfig) -> I64:
     """Unique (i, j), i < j, that share at least one band; items with no shingles never pair."""
     config.check_num_perm(signatures.shape[1])
-    nonempty = np.flatnonzero(~np.all(signatures == _EMPTY, axis=1))
+    empty = signatures[:, 0] == _EMPTY
+    empty[empty] = np.all(signatures[empty] == _EMPTY, axis=1)
+    nonempty = np.flatnonzero(~empty)
     if len(nonempty) < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    keys = band_keys(signatures[nonempty], config.bands, config.rows)
+    # Index only when some rows are empty: a fancy index copies the whole matrix.
+    keys = band_keys(signatures if len(nonempty) == len(signatures) else signatures[nonempty], config.bands, config.rows)
     found = []
     for b in range(config.bands):
         order = np.argsort(keys[:, b], kind="stable")

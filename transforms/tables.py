@@ -202,17 +202,10 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _none_if_missing(values: pd.Series) -> list[object]:
-    return [None if v is None or (isinstance(v, float) and v != v) else v for v in values]
-
-
 def to_arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
-    """A table in the given schema, rows sorted by its key columns; missing values become nulls."""
-    columns = {}
-    for f in schema:
-        values = _none_if_missing(frame[f.name]) if f.name in frame else [None] * len(frame)
-        columns[f.name] = pa.array(values, type=f.type)
-    return pa.table(columns, schema=schema)
+    """A table in exactly the given schema; missing values (None, NaN) become nulls."""
+    columns = frame.reindex(columns=schema.names)
+    return pa.Table.from_pandas(columns, schema=schema, preserve_index=False, safe=True)
 
 
 def documents_table(documents: pd.DataFrame) -> pa.Table:

@@ -70,7 +70,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         "share_bar",
         ROLE_CHROME,
         r"^(?:share|share this(?: article| story| page| post| video)?|share on \w+|tweet(?: this)?|e-?mail(?: this)?"
-        r"(?: article| story)?|print(?: this)?(?: article| story| page)?|pin it|facebook|twitter|x|linkedin|google\+"
+        r"(?: article| story)?|(?:print)(?: this)?(?: article| story| page)?|pin it|facebook|twitter|x|linkedin|google\+"
         r"|pinterest|reddit|whatsapp|digg|delicious|stumbleupon|tumblr|flipboard|buffer|permalink|more sharing options)[:.!]?$",
         max_words=5,
     ),

@@ -20,9 +20,9 @@ def clean_flow(raw: str = "raw", output: str = "output", rules: str | None = Non
     settings = make_settings(Path(raw), Path(output), Path(rules) if rules else None)
     fingerprint = settings_fingerprint(settings)
     with io.run_lock(settings.output):
-        previous = tasks.load_previous_run(settings.output)
-        inputs = tasks.read_inputs(settings.raw, previous, fingerprint)
-        affected = tasks.plan_sources(previous, fingerprint, inputs)
+        previous = tasks.load_previous_run(settings.output, fingerprint)
+        inputs = tasks.read_inputs(settings.raw, previous)
+        affected = tasks.plan_sources(previous, inputs)
         if affected is None:
             assert previous is not None
             get_run_logger().info("nothing new: finished in %.1f s without publishing", time.perf_counter() - started)

@@ -41,6 +41,11 @@ VERSIONS = ".versions"
 KEEP_VERSIONS = 3
 
 
+def input_file_of(input_path: str) -> str:
+    """The file an input came from: `feeds/wire.jsonl:12` -> `feeds/wire.jsonl`."""
+    return input_path.rsplit(":", 1)[0] if JSONL_SUFFIX + ":" in input_path else input_path
+
+
 @dataclass
 class Ingested:
     """Documents read from a raw tree, and the inputs that could not be read."""
@@ -49,8 +54,9 @@ class Ingested:
     rejected: list[dict[str, object]] = field(default_factory=list)
 
     def reject(self, input_path: str, doc_id: str | None, reason: str, detail: str) -> None:
-        file = input_path.rsplit(":", 1)[0] if JSONL_SUFFIX + ":" in input_path else input_path
-        self.rejected.append({"input_path": input_path, "input_file": file, "doc_id": doc_id, "reason": reason, "detail": detail})
+        self.rejected.append(
+            {"input_path": input_path, "input_file": input_file_of(input_path), "doc_id": doc_id, "reason": reason, "detail": detail}
+        )
 
 
 def discover(raw_root: Path) -> list[str]:
@@ -86,7 +92,7 @@ def _document(
         "doc_id": doc_id,
         "source": source,
         "input_path": input_path,
-        "input_file": input_path.rsplit(":", 1)[0] if JSONL_SUFFIX + ":" in input_path else input_path,
+        "input_file": input_file_of(input_path),
         "url": meta.get("url"),
         "published": meta.get("published"),
         "title": meta.get("title"),
@@ -334,12 +340,15 @@ class PreviousRun:
     site_lines: pd.DataFrame  # source, key, documents
 
 
-def load_previous(output: Path) -> PreviousRun | None:
-    """The current version's tables and state, or None (first run, or a version without state)."""
+def load_previous(output: Path, fingerprint: str) -> PreviousRun | None:
+    """The current version's tables and state, or None: first run, a version without state, or one
+    made with other settings (whose rows, signatures and counts must not be reused)."""
     folder = current_version(output)
     if folder is None or not (folder / STATE / "settings.json").is_file():
         return None
     state = folder / STATE
+    if json.loads((state / "settings.json").read_text(encoding="utf-8")).get("fingerprint") != fingerprint:
+        return None
     return PreviousRun(
         version=folder.name,
         files=pd.read_parquet(state / "files.parquet"),

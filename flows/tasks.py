@@ -55,13 +55,13 @@ class ValidationFailed(RuntimeError):
 
 
 @stage("load previous run")
-def load_previous_run(output: Path) -> io.PreviousRun | None:
+def load_previous_run(output: Path, fingerprint: str) -> io.PreviousRun | None:
     log = get_run_logger()
     for name in io.clear_leftovers(output):
         log.warning("removed %s, left by a run that did not finish", name)
-    previous = io.load_previous(output)
+    previous = io.load_previous(output, fingerprint)
     if previous is None:
-        log.info("no previous version with state in %s: everything is new", output)
+        log.info("no previous version with state and these settings in %s: reading and cleaning everything", output)
     else:
         log.info("previous version %s: %d documents from %d files", previous.version, len(previous.inputs), len(previous.files))
     return previous
@@ -80,12 +80,9 @@ class Inputs:
 
 
 @stage("read new and changed inputs")
-def read_inputs(raw: Path, previous: io.PreviousRun | None, fingerprint: str) -> Inputs:
+def read_inputs(raw: Path, previous: io.PreviousRun | None) -> Inputs:
     files = io.scan(raw)
     log = get_run_logger()
-    if previous is not None and previous.settings.get("fingerprint") != fingerprint:
-        log.info("settings, rules, model or code changed since %s: reading and cleaning everything again", previous.version)
-        previous = None
     to_read, to_reuse = incremental.files_to_read(previous.files if previous else None, files)
     ingested = io.read_raw_files(raw, to_read)
     fresh_docs, fresh_rejections = io.documents_frame(ingested), io.rejected_frame(ingested)
@@ -106,10 +103,10 @@ def read_inputs(raw: Path, previous: io.PreviousRun | None, fingerprint: str) ->
 
 
 @stage("plan sources to clean")
-def plan_sources(previous: io.PreviousRun | None, fingerprint: str, inputs: Inputs) -> set[str] | None:
+def plan_sources(previous: io.PreviousRun | None, inputs: Inputs) -> set[str] | None:
     """Sources to clean again; None when nothing changed at all (nothing to publish)."""
     log = get_run_logger()
-    if previous is None or previous.settings.get("fingerprint") != fingerprint:
+    if previous is None:
         return set(inputs.docs["source"])
     affected = incremental.affected_sources(previous.tables["documents"], inputs.docs)
     rejected_now = set(map(tuple, inputs.rejected[["input_path", "reason"]].itertuples(index=False, name=None)))

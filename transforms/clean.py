@@ -86,9 +86,7 @@ class _Decision:
     matched: str | None = None
 
 
-def _find_title(
-    keys: Sequence[str], groups: Sequence[int], candidate: Sequence[bool], given: str | None, min_words: int
-) -> tuple[int | None, set[int]]:
+def _find_title(keys: Sequence[str], candidate: Sequence[bool], given: str | None, min_words: int) -> tuple[int | None, set[int]]:
     """The title block and the blocks that are copies of it.
 
     The earliest of: a block that wraps a later one with a site name ("Headline | Site", "Site -
@@ -110,7 +108,6 @@ def _find_title(
         for wrapper_key, w in seen.items():
             if w != i and _wraps(wrapper_key, keys[i]):
                 return i, {j for j in range(n) if keys[j] in (keys[i], wrapper_key)}
-    del groups
     multiword = next((i for i in cands if len(keys[i].split()) >= min_words), None)
     fallback = multiword if multiword is not None else (cands[0] if cands else None)
     return fallback, ({fallback} if fallback is not None else set())
@@ -144,7 +141,7 @@ def clean_document(
     decisions: list[_Decision | None] = [None] * n
     out = CleanedDocument()
 
-    title_at, title_copies = _find_title(keys, groups, candidate, given_title, config.title_min_words)
+    title_at, title_copies = _find_title(keys, candidate, given_title, config.title_min_words)
     if given_title:
         out.title = given_title
     elif title_at is not None:

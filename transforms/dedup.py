@@ -86,7 +86,7 @@ def near_duplicate_canonical(
 
 
 def published_key(published: pd.Series) -> pd.Series:
-    return published.fillna(_LAST).astype(str).where(published.notna(), _LAST)
+    return published.astype(object).where(published.notna(), _LAST).astype(str)
 
 
 def raw_document_groups(docs: pd.DataFrame, config: DedupConfig) -> pd.Series:

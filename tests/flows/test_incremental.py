@@ -116,3 +116,14 @@ def test_a_second_run_on_the_same_output_is_refused(tmp_path: Path) -> None:
         thread.join()
     with io.run_lock(out):  # free again
         pass
+
+
+def test_state_made_with_other_settings_is_not_reused(tmp_path: Path) -> None:
+    raw = Path(__file__).resolve().parents[2] / "raw"
+    out = tmp_path / "out"
+    clean_flow(raw=str(raw), output=str(out))
+    fingerprint = json.loads((out / io.CURRENT / "manifest.json").read_text())["fingerprint"]
+    previous = io.load_previous(out, fingerprint)
+    assert previous is not None and previous.signatures["paragraph"]
+    # Signatures, line counts and rows from other settings (e.g. another num_perm) must not come back.
+    assert io.load_previous(out, "another-fingerprint") is None

@@ -3,6 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from datasketch import MinHash
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transforms.minhash import SCHEME, MinHashConfig, datasketch_hashfunc, shingle_hashes, shingles_as_bytes, signatures
 
@@ -20,6 +22,21 @@ CONFIG = MinHashConfig()
 def test_signatures_equal_datasketch_update_batch() -> None:
     sig = signatures(TEXTS, CONFIG)
     for text, row in zip(TEXTS, sig, strict=True):
+        m = MinHash(num_perm=CONFIG.num_perm, seed=CONFIG.seed, hashfunc=datasketch_hashfunc)
+        m.update_batch(shingles_as_bytes(text, CONFIG.shingle_size))
+        assert np.array_equal(m.hashvalues, row), text
+
+
+# ASCII punctuation and control bytes, letters that lowercase to longer strings, curly quotes, digits.
+_ALPHABET = st.sampled_from([*list("abcXYZ_09 ,.'\n\t\x00\x1f-"), "’", "é", "İ", "ß", "\xa0", "—", "½", "北"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(_ALPHABET, max_size=40), max_size=8))
+def test_vectorised_words_equal_the_python_tokenizer(texts: list[str]) -> None:
+    # Texts side by side in one buffer must not run into each other, and every path must give `\w+`.
+    sig = signatures(texts, CONFIG)
+    for text, row in zip(texts, sig, strict=True):
         m = MinHash(num_perm=CONFIG.num_perm, seed=CONFIG.seed, hashfunc=datasketch_hashfunc)
         m.update_batch(shingles_as_bytes(text, CONFIG.shingle_size))
         assert np.array_equal(m.hashvalues, row), text

@@ -1,4 +1,9 @@
-"""The flow: read -> clean -> deduplicate -> validate -> publish. Sequencing only."""
+"""The flow: read -> clean -> deduplicate -> validate -> publish, over partitions. Sequencing only.
+
+Per-partition tasks are submitted together, so a Dask task runner runs them on its workers in
+parallel; the default runner runs them one after another in this process. Either way the flow
+holds only ids and counts, and the output does not depend on the runner or the worker count.
+"""
 
 from __future__ import annotations
 
@@ -6,64 +11,74 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from prefect import flow, get_run_logger
+from prefect.futures import PrefectFuture, wait
 
-from flows import io, report, tasks
+from flows import io, parts, tasks
 from flows.config import make_settings, settings_fingerprint
+
+DEFAULT_PARTITION_MB = 16.0
+
+
+def _results(futures: list[PrefectFuture[Any]]) -> list[Any]:
+    wait(futures)
+    return [f.result() for f in futures]
 
 
 @flow(name="newsclean", flow_run_name="clean {raw}", log_prints=False)
-def clean_flow(raw: str = "raw", output: str = "output", rules: str | None = None) -> dict[str, Any]:
+def clean_flow(
+    raw: str = "raw", output: str = "output", rules: str | None = None, partition_mb: float = DEFAULT_PARTITION_MB
+) -> dict[str, Any]:
     """Clean what is new or changed under `raw` and publish the whole validated dataset to `output`."""
     started = time.perf_counter()
+    if not partition_mb > 0:
+        raise ValueError("partition_mb must be > 0")
+    partition_bytes = int(partition_mb * 1e6)
     settings = make_settings(Path(raw), Path(output), Path(rules) if rules else None)
     fingerprint = settings_fingerprint(settings)
     with io.run_lock(settings.output):
         previous = tasks.load_previous_run(settings.output, fingerprint)
-        inputs = tasks.read_inputs(settings.raw, previous)
-        affected = tasks.plan_sources(previous, inputs)
-        if affected is None:
-            assert previous is not None
-            get_run_logger().info("nothing new: finished in %.1f s without publishing", time.perf_counter() - started)
-            return {
-                "version": previous.version,
-                "documents_out": len(previous.tables["documents"]),
-                "rejected": len(inputs.rejected),
-                "changed": False,
-            }
-        blocks = tasks.split_blocks(inputs.docs)
-        part = inputs.docs[inputs.docs["source"].isin(affected)]
-        part_blocks = blocks[blocks["source"].isin(affected)]
-        groups = tasks.group_raw_documents(part, settings.dedup)
-        stats = tasks.count_site_lines(part_blocks, part, groups, settings.chrome)
-        cleaned = tasks.clean_documents(part, part_blocks, stats, settings.clean)
-        cleaned = tasks.select_main_content(part_blocks, cleaned, stats, settings.content)
-        site_lines = tasks.merge_site_lines(stats, previous, affected, inputs.docs)
-        cleaned = tasks.merge_with_previous(cleaned, previous, affected, inputs.docs)
-        paragraphs, paragraph_sigs = tasks.cluster_paragraphs(cleaned.paragraphs, cleaned.documents, settings.dedup, previous)
-        documents, document_sigs = tasks.find_duplicate_documents(cleaned.documents, settings.dedup, previous)
-        results = tasks.validate(
-            documents, paragraphs, cleaned.removed, inputs.rejected, blocks, settings.clean.rules, inputs.files, inputs.docs
-        )
-        manifest = {
-            "raw": str(settings.raw),
-            "files": len(inputs.files),
-            "files_read": inputs.files_read,
-            "documents": len(documents),
-            "rejected": len(inputs.rejected),
-            "sources_cleaned": sorted(affected),
-            "fingerprint": fingerprint,
-        }
-        summary = report.run_summary(documents, paragraphs, cleaned.removed, inputs.rejected, results, None)
+        work = parts.new_work_dir(settings.output)
         try:
-            state = {"signatures": pd.concat([paragraph_sigs, document_sigs], ignore_index=True), "site_lines": site_lines}
-            summary["version"] = tasks.write_and_publish(
-                settings.output, documents, paragraphs, cleaned.removed, inputs.rejected, results, manifest, inputs, state
-            )
+            read_plan = tasks.scan_inputs(settings.raw, previous, partition_bytes)
+            reads = [tasks.read_batch.submit(settings.raw, batch, work, i) for i, batch in enumerate(read_plan.batches)]
+            if previous is not None and read_plan.reused:
+                reads.append(tasks.reuse_inputs.submit(previous, read_plan.reused, work))
+            plan = tasks.plan_partitions(_results(reads), previous, work, partition_bytes)
+            if plan.affected is None:
+                assert previous is not None
+                get_run_logger().info("nothing new: finished in %.1f s without publishing", time.perf_counter() - started)
+                return {"version": previous.version, "documents_out": len(plan.ids), "rejected": len(plan.rejected), "changed": False}
+            count = len(plan.ranges)
+            each = range(count)
+            _results([tasks.prepare_partition.submit(work, i, plan.ranges[i], plan.affected, settings) for i in each])
+            tasks.group_pages(work, count, settings)
+            _results([tasks.count_site_lines.submit(work, i) for i in each])
+            tasks.merge_site_stats(work, count, settings, previous, plan.affected, set(plan.ids["source"]))
+            cleaned = _results([tasks.clean_partition.submit(work, i, settings, previous, plan.affected) for i in each])
+            clusters = tasks.cluster_paragraphs(work, count, settings)
+            duplicates = tasks.find_duplicate_documents(work, count, settings)
+            patterns = settings.clean.rules.validation_patterns()
+            checked = _results([tasks.finish_partition.submit(work, i, patterns, plan.partition_docs[i]) for i in each])
+            results = tasks.combine_validations(checked, tasks.validate_inputs(read_plan.files, plan.ids, plan.rejected))
+            manifest = {
+                "raw": str(settings.raw),
+                "files": len(read_plan.files),
+                "files_read": sum(len(b) for b in read_plan.batches),
+                "documents": sum(c.documents for c in cleaned),
+                "rejected": len(plan.rejected),
+                "sources_cleaned": sorted(plan.affected),
+                "partitions": count,
+                "fingerprint": fingerprint,
+            }
+            summary = tasks.summary_of(plan, cleaned, clusters, duplicates, results)
+            try:
+                summary["version"] = tasks.write_and_publish(settings.output, work, count, plan, read_plan.files, results, manifest)
+            finally:
+                # The artifact is written for failed runs too: it names the failing expectation.
+                tasks.publish_report(summary, len(plan.ids) + len(plan.rejected))
         finally:
-            # The artifact is written for failed runs too: it names the failing expectation.
-            tasks.publish_report(summary, len(inputs.docs) + len(inputs.rejected))
+            parts.remove_work_dir(work)
     summary["changed"] = True
     get_run_logger().info("finished in %.1f s", time.perf_counter() - started)
     return summary

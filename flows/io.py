@@ -25,11 +25,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from transforms.blocks import normalize_text
 from transforms.decoding import Decoded, decode_bytes
 from transforms.dedup import text_key
+from transforms.tables import CleanedCorpus
 
 TEXT_SUFFIX = ".txt"
 JSONL_SUFFIX = ".jsonl"
@@ -303,7 +306,7 @@ def _prune_versions(versions: Path, keep: str) -> None:
 def clear_leftovers(output: Path) -> list[str]:
     """Remove staging folders and link temporaries of runs that died (call only while holding the lock)."""
     gone = []
-    for path in sorted(output.glob(".staging-*")) + sorted(output.glob(f".{CURRENT}-*")):
+    for path in sorted(output.glob(".staging-*")) + sorted(output.glob(f".{CURRENT}-*")) + sorted(output.glob(".work-*")):
         if path.is_symlink() or path.is_file():
             path.unlink()
         else:
@@ -328,50 +331,86 @@ STATE = "state"
 
 @dataclass
 class PreviousRun:
-    """The last published version: its tables and the state that produced them."""
+    """The last published version: where it is and the small parts of its state. Tables, inputs and
+    signatures stay on disk; tasks read the rows they need (previous_* below)."""
 
     version: str
+    folder: Path
     files: pd.DataFrame  # input_path, size, mtime_ns
-    inputs: pd.DataFrame  # documents as read (DOC_COLUMNS), before duplicate-id resolution
     read_rejections: pd.DataFrame  # rejections made while reading (per input path)
     settings: dict[str, object]
-    tables: dict[str, pd.DataFrame]
-    signatures: dict[str, dict[str, npt.NDArray[np.uint32]]]  # kind -> text_key -> signature
-    site_lines: pd.DataFrame  # source, key, documents
 
 
 def load_previous(output: Path, fingerprint: str) -> PreviousRun | None:
-    """The current version's tables and state, or None: first run, a version without state, or one
+    """The current version and its state, or None: first run, a version without state, or one
     made with other settings (whose rows, signatures and counts must not be reused)."""
     folder = current_version(output)
     if folder is None or not (folder / STATE / "settings.json").is_file():
         return None
     state = folder / STATE
-    if json.loads((state / "settings.json").read_text(encoding="utf-8")).get("fingerprint") != fingerprint:
+    settings = json.loads((state / "settings.json").read_text(encoding="utf-8"))
+    if settings.get("fingerprint") != fingerprint:
         return None
     return PreviousRun(
         version=folder.name,
+        folder=folder,
         files=pd.read_parquet(state / "files.parquet"),
-        inputs=pd.read_parquet(state / "inputs.parquet"),
         read_rejections=pd.read_parquet(state / "read_rejections.parquet"),
-        settings=json.loads((state / "settings.json").read_text(encoding="utf-8")),
-        tables={name: pd.read_parquet(folder / f"{name}.parquet") for name in ("documents", "paragraphs", "removed", "rejected")},
-        signatures=_read_signatures(state / "signatures.parquet"),
-        site_lines=pd.read_parquet(state / "site_lines.parquet"),
+        settings=settings,
     )
 
 
-def _read_signatures(path: Path) -> dict[str, dict[str, npt.NDArray[np.uint32]]]:
-    table = pq.read_table(path)
+def previous_table(previous: PreviousRun, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+    return pd.read_parquet(previous.folder / f"{name}.parquet", columns=columns)
+
+
+def previous_inputs(previous: PreviousRun, input_files: list[str]) -> pd.DataFrame:
+    """Documents as the last run read them, for the given (unchanged) input files."""
+    wanted = pa.array(sorted(set(input_files)), type=pa.string())
+    table = ds.dataset(str(previous.folder / STATE / "inputs.parquet"), format="parquet").to_table(
+        filter=pc.field("input_file").isin(wanted)
+    )
+    return table.to_pandas().sort_values(["doc_id", "input_path"], kind="stable").reset_index(drop=True)
+
+
+def previous_site_lines(previous: PreviousRun) -> pd.DataFrame:
+    return pd.read_parquet(previous.folder / STATE / "site_lines.parquet")
+
+
+def previous_rows(previous: PreviousRun, doc_ids: list[str]) -> CleanedCorpus:
+    """The published rows of some documents, as the cleaner made them (before near-duplicate columns)."""
+    from flows.parts import read_doc_ids
+
+    folder = previous.folder
+    return CleanedCorpus(
+        documents=read_doc_ids(folder / "documents.parquet", doc_ids).drop(columns=["duplicate_of"]),
+        paragraphs=read_doc_ids(folder / "paragraphs.parquet", doc_ids, ["doc_id", "position", "text", "role"]),
+        removed=read_doc_ids(folder / "removed.parquet", doc_ids),
+    )
+
+
+def previous_signatures(previous: PreviousRun, keys: list[str]) -> dict[str, dict[str, npt.NDArray[np.uint32]]]:
+    """Stored signatures of the texts with these text_keys, by kind."""
+    path = previous.folder / STATE / "signatures.parquet"
+    wanted = pa.array(sorted(set(keys)), type=pa.string())
+    table = ds.dataset(str(path), format="parquet").to_table(filter=pc.field("text_key").isin(wanted))
+    return _signature_map(table)
+
+
+def _signature_map(table: pa.Table) -> dict[str, dict[str, npt.NDArray[np.uint32]]]:
     kinds = table.column("kind").to_pylist()
     keys = table.column("text_key").to_pylist()
     flat = table.column("signature").combine_chunks()
-    values = flat.values.to_numpy(zero_copy_only=False).astype(np.uint32)
+    values = flat.values.to_numpy(zero_copy_only=False).astype(np.uint32) if len(keys) else np.zeros(0, dtype=np.uint32)
     width = len(values) // max(len(keys), 1)
     out: dict[str, dict[str, npt.NDArray[np.uint32]]] = {}
     for i, (kind, key) in enumerate(zip(kinds, keys, strict=True)):
         out.setdefault(kind, {})[key] = values[i * width : (i + 1) * width]
     return out
+
+
+def read_signatures(path: Path) -> dict[str, dict[str, npt.NDArray[np.uint32]]]:
+    return _signature_map(pq.read_table(path))
 
 
 def signature_frame(kind: str, texts: list[str], sig: npt.NDArray[np.uint32]) -> pd.DataFrame:
@@ -382,39 +421,51 @@ def signature_frame(kind: str, texts: list[str], sig: npt.NDArray[np.uint32]) ->
     return frame.drop(columns="row").reset_index(drop=True)
 
 
+SIGNATURES_SCHEMA = pa.schema([("kind", pa.string()), ("text_key", pa.string()), ("signature", pa.list_(pa.uint32()))])
+INPUTS_SCHEMA = pa.schema([(c, pa.list_(pa.string()) if c == "warnings" else pa.string()) for c in DOC_COLUMNS])
+SITE_LINES_SCHEMA = pa.schema([("source", pa.string()), ("key", pa.string()), ("documents", pa.int64())])
+
+
+def write_signatures(path: Path, sigs: pd.DataFrame) -> None:
+    table = pa.table(
+        {"kind": sigs["kind"].tolist(), "text_key": sigs["text_key"].tolist(), "signature": [s.tolist() for s in sigs["signature"]]},
+        schema=SIGNATURES_SCHEMA,
+    )
+    pq.write_table(table, path, compression="zstd")
+
+
 def write_state(
     staging: Path,
     files: pd.DataFrame,
-    inputs: pd.DataFrame,
+    input_parts: list[Path],
     read_rejections: pd.DataFrame,
     settings: dict[str, object],
-    extra: dict[str, pd.DataFrame],
+    signature_parts: list[Path],
+    site_lines: Path,
 ) -> None:
-    """Plain Parquet and JSON (no pickles), inside the version so it switches with the tables."""
+    """Plain Parquet and JSON (no pickles), inside the version so it switches with the tables.
+
+    Inputs and signatures are streamed from the run's parts, one part in memory at a time.
+    """
     state = staging / STATE
     state.mkdir()
     pq.write_table(pa.Table.from_pandas(files, preserve_index=False), state / "files.parquet")
-    inputs_schema = pa.schema([(c, pa.list_(pa.string()) if c == "warnings" else pa.string()) for c in DOC_COLUMNS])
-    inputs_table = pa.Table.from_pandas(inputs[DOC_COLUMNS], schema=inputs_schema, preserve_index=False)
-    pq.write_table(inputs_table, state / "inputs.parquet", compression="zstd")
+    with pq.ParquetWriter(state / "inputs.parquet", INPUTS_SCHEMA, compression="zstd") as writer:
+        for part in input_parts:
+            writer.write_table(pq.read_table(part).select(INPUTS_SCHEMA.names).cast(INPUTS_SCHEMA))
     rej_schema = pa.schema([(c, pa.string()) for c in REJECTED_COLUMNS])
     rej_table = pa.Table.from_pandas(read_rejections[REJECTED_COLUMNS], schema=rej_schema, preserve_index=False)
     pq.write_table(rej_table, state / "read_rejections.parquet")
-    sigs = extra["signatures"]
-    sig_schema = pa.schema([("kind", pa.string()), ("text_key", pa.string()), ("signature", pa.list_(pa.uint32()))])
+    seen: set[tuple[str, str]] = set()
+    with pq.ParquetWriter(state / "signatures.parquet", SIGNATURES_SCHEMA, compression="zstd") as writer:
+        for part in signature_parts:
+            table = pq.read_table(part)
+            ids = list(zip(table.column("kind").to_pylist(), table.column("text_key").to_pylist(), strict=True))
+            keep = [i for i, k in enumerate(ids) if k not in seen]
+            seen.update(ids)
+            writer.write_table(table.take(pa.array(keep, type=pa.int64())).cast(SIGNATURES_SCHEMA))
     pq.write_table(
-        pa.table(
-            {"kind": sigs["kind"].tolist(), "text_key": sigs["text_key"].tolist(), "signature": [s.tolist() for s in sigs["signature"]]},
-            schema=sig_schema,
-        ),
-        state / "signatures.parquet",
-        compression="zstd",
-    )
-    lines_schema = pa.schema([("source", pa.string()), ("key", pa.string()), ("documents", pa.int64())])
-    pq.write_table(
-        pa.Table.from_pandas(extra["site_lines"], schema=lines_schema, preserve_index=False),
-        state / "site_lines.parquet",
-        compression="zstd",
+        pq.read_table(site_lines).select(SITE_LINES_SCHEMA.names).cast(SITE_LINES_SCHEMA), state / "site_lines.parquet", compression="zstd"
     )
     write_json(state / "settings.json", settings)
 

@@ -4,35 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 
 def run_summary(
-    documents: pd.DataFrame,
-    paragraphs: pd.DataFrame,
-    removed: pd.DataFrame,
-    rejected: pd.DataFrame,
+    *,
+    documents: int,
+    paragraphs: int,
+    removed_by_reason: dict[str, int],
+    rejected: int,
+    duplicates: int,
+    largest_clusters: list[dict[str, Any]],
     validation: list[Any],
     version: str | None,
 ) -> dict[str, Any]:
-    by_reason = removed["reason"].value_counts().sort_index()
-    clusters = (
-        paragraphs[paragraphs["cluster_size"] > 1]
-        .drop_duplicates("cluster_id")
-        .sort_values(["cluster_size", "cluster_id"], ascending=[False, True])
-        .head(5)
-    )
+    """The run's counts (what the flow holds), for the artifacts and the CLI."""
     return {
-        "documents_out": len(documents),
-        "rejected": len(rejected),
-        "duplicates": int(documents["duplicate_of"].notna().sum()) if len(documents) else 0,
-        "paragraphs": len(paragraphs),
-        "removed": len(removed),
-        "removed_by_reason": {str(k): int(v) for k, v in by_reason.items()},
-        "largest_clusters": [
-            {"cluster_id": r.cluster_id, "size": int(r.cluster_size), "text": str(r.text)[:100]} for r in clusters.itertuples()
-        ],
+        "documents_out": documents,
+        "rejected": rejected,
+        "duplicates": duplicates,
+        "paragraphs": paragraphs,
+        "removed": sum(removed_by_reason.values()),
+        "removed_by_reason": removed_by_reason,
+        "largest_clusters": largest_clusters,
         "validation": {v.table: ("passed" if v.success else "FAILED: " + "; ".join(v.failed)) for v in validation},
         "version": version,
     }

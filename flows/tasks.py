@@ -1,57 +1,54 @@
-"""One Prefect task per transform or piece of I/O; each logs its counts."""
+"""One Prefect task per transform or piece of I/O; each logs its counts.
+
+Per-partition tasks read and write parts in the run's work folder (flows/parts.py) and return
+counts; global tasks read only band keys, ids and counts of every partition. So the flow, and any
+one worker, never holds the whole corpus, and the tasks run the same in one process or on Dask.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import pyarrow.parquet as pq
 from prefect import Task, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.utilities.annotations import quote
 
-from flows import faults, io, report, validation
+from flows import faults, io, parts, report, validation
+from flows.config import Settings
 from transforms import dedup, incremental, sitechrome, tables
-from transforms.clean import CleanConfig
-from transforms.content import ContentModel
-from transforms.rules import RuleSet
+from transforms.minhash import shingle_hashes
+from transforms.schema import DOCUMENTS, PARAGRAPHS, REMOVED
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def stage(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """A Prefect task for one stage, named after it and marking a fault-injection point at its start.
+def stage(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """A Prefect task for one stage, named after it and marking a fault-injection point at its start."""
 
-    Arguments reach the task quoted: Prefect would otherwise walk every element of each argument
-    (whole DataFrames, dicts of 300k line counts) to record task inputs, which cost more than some
-    stages themselves (measured: 11 s of a 12 s task on the corpus).
-    """
-
-    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+    def wrap(fn: Callable[P, R]) -> Task[P, R]:
         @functools.wraps(fn)
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
             faults.point(f"before:{name}")
             return fn(*args, **kwargs)
 
-        prefect_task: Task[P, R] = task(name=name, cache_policy=NO_CACHE, persist_result=False)(run)
-
-        @functools.wraps(fn)
-        def call(*args: P.args, **kwargs: P.kwargs) -> R:
-            quoted_args = [quote(a) for a in args]
-            quoted_kwargs = {k: quote(v) for k, v in kwargs.items()}
-            return prefect_task(*quoted_args, **quoted_kwargs)  # type: ignore[arg-type]
-
-        return call
+        return task(name=name, cache_policy=NO_CACHE, persist_result=False)(run)
 
     return wrap
 
 
 class ValidationFailed(RuntimeError):
     """An expectation failed; nothing was published."""
+
+
+# ---------------------------------------------------------------- previous run, reading, planning
 
 
 @stage("load previous run")
@@ -63,223 +60,450 @@ def load_previous_run(output: Path, fingerprint: str) -> io.PreviousRun | None:
     if previous is None:
         log.info("no previous version with state and these settings in %s: reading and cleaning everything", output)
     else:
-        log.info("previous version %s: %d documents from %d files", previous.version, len(previous.inputs), len(previous.files))
+        log.info("previous version %s: %d files", previous.version, len(previous.files))
     return previous
 
 
 @dataclass(frozen=True)
-class Inputs:
-    """Documents and rejections of this run, and what becomes the next run's state."""
-
-    docs: pd.DataFrame
-    rejected: pd.DataFrame
-    files: pd.DataFrame
-    inputs: pd.DataFrame
-    read_rejections: pd.DataFrame
-    files_read: int
+class ReadPlan:
+    files: pd.DataFrame  # input_path, size, mtime_ns
+    batches: list[list[str]]
+    reused: list[str]
 
 
-@stage("read new and changed inputs")
-def read_inputs(raw: Path, previous: io.PreviousRun | None) -> Inputs:
+@stage("scan inputs")
+def scan_inputs(raw: Path, previous: io.PreviousRun | None, partition_bytes: int) -> ReadPlan:
     files = io.scan(raw)
+    to_read, reused = incremental.files_to_read(previous.files if previous else None, files)
+    sizes = dict(zip(files["input_path"], files["size"], strict=True))
+    batches = batch_by_size(to_read, sizes, partition_bytes)
+    get_run_logger().info(
+        "%d files: %d to read in %d batches, %d unchanged since the last run", len(files), len(to_read), len(batches), len(reused)
+    )
+    return ReadPlan(files, batches, reused)
+
+
+def batch_by_size(paths: list[str], sizes: dict[str, int], limit: int) -> list[list[str]]:
+    """Consecutive runs of the sorted paths holding about `limit` bytes each."""
+    batches: list[list[str]] = []
+    current: list[str] = []
+    held = 0
+    for path in paths:
+        if current and held + max(sizes.get(path, 0), 0) > limit:
+            batches.append(current)
+            current, held = [], 0
+        current.append(path)
+        held += max(sizes.get(path, 0), 0)
+    if current:
+        batches.append(current)
+    return batches
+
+
+ID_COLUMNS = ["doc_id", "input_path", "input_file", "source", "raw_hash", "n_bytes"]
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    ids: pd.DataFrame  # ID_COLUMNS: one row per document read
+    rejections: pd.DataFrame  # io.REJECTED_COLUMNS
+
+
+def _ids(docs: pd.DataFrame) -> pd.DataFrame:
+    out = docs[["doc_id", "input_path", "input_file", "source", "raw_hash"]].copy()
+    out["n_bytes"] = docs["text"].str.len().fillna(0).astype("int64")
+    return out
+
+
+@stage("read inputs")
+def read_batch(raw: Path, batch: list[str], work: Path, index: int) -> ReadResult:
+    ingested = io.read_raw_files(raw, batch)
+    docs = io.documents_frame(ingested)
+    parts.write_frame(work / "read" / f"{index:05d}.parquet", docs[io.DOC_COLUMNS], io.INPUTS_SCHEMA)
+    rejections = io.rejected_frame(ingested)
+    get_run_logger().info("read %d files: %d documents, %d rejected", len(batch), len(docs), len(rejections))
+    return ReadResult(_ids(docs), rejections)
+
+
+@stage("reuse unchanged inputs")
+def reuse_inputs(previous: io.PreviousRun, reused: list[str], work: Path) -> ReadResult:
+    """Documents and read rejections of files unchanged since the last run, from its state."""
+    docs = io.previous_inputs(previous, reused)
+    parts.write_frame(work / "read" / "reused.parquet", docs[io.DOC_COLUMNS], io.INPUTS_SCHEMA)
+    rejections = previous.read_rejections[previous.read_rejections["input_file"].isin(set(reused))]
+    get_run_logger().info("reused %d documents of %d unchanged files", len(docs), len(reused))
+    return ReadResult(_ids(docs), rejections.reset_index(drop=True))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the run works on: partitions as doc_id ranges, and the ids of every document."""
+
+    ranges: list[tuple[str, str | None]]
+    affected: set[str] | None  # None: nothing changed since the last run
+    ids: pd.DataFrame  # ID_COLUMNS of the documents kept (duplicate ids resolved)
+    inputs: pd.DataFrame  # ID_COLUMNS of every document read, before duplicate ids are resolved
+    rejected: pd.DataFrame
+    read_rejections: pd.DataFrame
+    files_read: int = 0
+    partition_docs: list[int] = field(default_factory=list)
+
+
+@stage("plan partitions")
+def plan_partitions(results: list[ReadResult], previous: io.PreviousRun | None, work: Path, partition_bytes: int) -> Plan:
+    """Resolve duplicate ids, decide which sources to clean again, and cut the doc_ids into ranges of about partition_bytes."""
     log = get_run_logger()
-    to_read, to_reuse = incremental.files_to_read(previous.files if previous else None, files)
-    ingested = io.read_raw_files(raw, to_read)
-    fresh_docs, fresh_rejections = io.documents_frame(ingested), io.rejected_frame(ingested)
-    if previous is not None:
-        kept_files = set(to_reuse)
-        reused_docs = previous.inputs[previous.inputs["input_file"].isin(kept_files)]
-        reused_rejections = previous.read_rejections[previous.read_rejections["input_file"].isin(kept_files)]
-        fresh_docs = pd.concat([reused_docs, fresh_docs], ignore_index=True)
-        fresh_rejections = pd.concat([reused_rejections, fresh_rejections], ignore_index=True)
-    inputs = fresh_docs.sort_values(["doc_id", "input_path"], kind="stable").reset_index(drop=True)
-    docs, duplicates = io.resolve_duplicate_ids(inputs)
-    rejected = pd.concat([fresh_rejections, duplicates], ignore_index=True)
-    log.info("%d files: %d read, %d unchanged since the last run", len(files), len(to_read), len(to_reuse))
-    log.info("%d documents, %d inputs rejected", len(docs), len(rejected))
+    inputs = pd.concat([r.ids for r in results], ignore_index=True).sort_values(["doc_id", "input_path"], kind="stable")
+    read_rejections = pd.concat([r.rejections for r in results], ignore_index=True)
+    ids, duplicates = io.resolve_duplicate_ids(inputs)
+    rejected = pd.concat([read_rejections, duplicates], ignore_index=True)
     for row in rejected.itertuples():
         log.warning("rejected %s: %s (%s)", row.input_path, row.reason, row.detail)
-    return Inputs(docs, rejected, files, inputs, fresh_rejections, len(to_read))
-
-
-@stage("plan sources to clean")
-def plan_sources(previous: io.PreviousRun | None, inputs: Inputs) -> set[str] | None:
-    """Sources to clean again; None when nothing changed at all (nothing to publish)."""
-    log = get_run_logger()
+    parts.write_frame(work / "accepted.parquet", ids[["doc_id", "input_path"]])
+    affected: set[str] | None
     if previous is None:
-        return set(inputs.docs["source"])
-    affected = incremental.affected_sources(previous.tables["documents"], inputs.docs)
-    rejected_now = set(map(tuple, inputs.rejected[["input_path", "reason"]].itertuples(index=False, name=None)))
-    rejected_before = set(map(tuple, previous.tables["rejected"][["input_path", "reason"]].itertuples(index=False, name=None)))
-    if not affected and rejected_now == rejected_before:
-        log.info("no new, changed or deleted input since version %s: nothing to publish", previous.version)
-        return None
-    log.info("%d of %d sources changed: %s", len(affected), inputs.docs["source"].nunique(), ", ".join(sorted(affected)[:10]))
-    return affected
+        affected = set(ids["source"])
+    else:
+        old_docs = io.previous_table(previous, "documents", ["doc_id", "source", "raw_hash"])
+        affected = incremental.affected_sources(old_docs, ids)
+        old_rejected = io.previous_table(previous, "rejected", ["input_path", "reason"])
+        now = set(map(tuple, rejected[["input_path", "reason"]].itertuples(index=False, name=None)))
+        before = set(map(tuple, old_rejected.itertuples(index=False, name=None)))
+        if not affected and now == before:
+            log.info("no new, changed or deleted input since version %s: nothing to publish", previous.version)
+            affected = None
+        else:
+            log.info("%d of %d sources changed: %s", len(affected), ids["source"].nunique(), ", ".join(sorted(affected)[:10]))
+    ranges, counts = doc_id_ranges(ids["doc_id"], ids["n_bytes"], partition_bytes)
+    log.info("%d documents (%d rejected inputs) in %d partitions", len(ids), len(rejected), len(ranges))
+    return Plan(ranges, affected, ids.reset_index(drop=True), inputs.reset_index(drop=True), rejected, read_rejections, 0, counts)
 
 
-@stage("split blocks")
-def split_blocks(docs: pd.DataFrame) -> pd.DataFrame:
+def doc_id_ranges(doc_ids: pd.Series, n_bytes: pd.Series, limit: int) -> tuple[list[tuple[str, str | None]], list[int]]:
+    """Half-open doc_id ranges [lo, hi) of about `limit` bytes of text each (sorted ids), and their sizes."""
+    order = np.argsort(doc_ids.to_numpy(dtype=object), kind="stable")
+    ids = doc_ids.to_numpy(dtype=object)[order]
+    sizes = n_bytes.to_numpy()[order]
+    starts = [0]
+    held = 0
+    for i, size in enumerate(sizes.tolist()):
+        if i > starts[-1] and held + size > limit:
+            starts.append(i)
+            held = 0
+        held += size
+    if not len(ids):
+        return [("", None)], [0]
+    bounds = [str(ids[s]) for s in starts]
+    ranges = [(("" if k == 0 else bounds[k]), (bounds[k + 1] if k + 1 < len(bounds) else None)) for k in range(len(bounds))]
+    counts = [e - s for s, e in zip(starts, [*starts[1:], len(ids)], strict=True)]
+    return ranges, counts
+
+
+# ---------------------------------------------------------------- per partition: documents and blocks
+
+
+@stage("prepare partition")
+def prepare_partition(work: Path, index: int, bounds: tuple[str, str | None], affected: set[str], settings: Settings) -> int:
+    """The partition's documents (duplicate ids resolved), their blocks, and band keys of the pages to clean."""
+    folder = parts.partition_dir(work, index)
+    lo, hi = bounds
+    docs = parts.read_range(sorted((work / "read").glob("*.parquet")), lo, hi)
+    accepted = parts.read_range([work / "accepted.parquet"], lo, hi)
+    docs = docs.merge(accepted, on=["doc_id", "input_path"], how="inner").sort_values("doc_id", kind="stable").reset_index(drop=True)
+    parts.write_frame(folder / "docs.parquet", docs, io.INPUTS_SCHEMA)
     blocks = tables.blocks_table(docs)
-    get_run_logger().info("split %d documents into %d blocks", len(docs), len(blocks))
-    return blocks
+    parts.write_frame(folder / "blocks.parquet", blocks)
+    fresh = docs[docs["source"].isin(affected)].reset_index(drop=True)
+    sig = dedup.signatures_reusing(fresh["text"].tolist(), settings.dedup.minhash)
+    keys = dedup.keys_of(sig, settings.dedup.raw_documents, dedup.source_salt(fresh["source"].tolist()))
+    parts.write_frame(folder / "raw_ids.parquet", fresh[["doc_id", "source"]])
+    parts.write_frame(folder / "raw_texts.parquet", fresh[["text"]])
+    parts.write_array(folder / "raw_keys.npy", keys)
+    get_run_logger().info("partition %d: %d documents, %d blocks, %d to clean", index, len(docs), len(blocks), len(fresh))
+    return len(docs)
+
+
+def _texts_of(work: Path, owners: list[tuple[int, str]], table: str, column: str = "text") -> Callable[[npt.NDArray[np.int64]], list[str]]:
+    """A lookup from global row numbers to texts, reading each partition's part only when asked."""
+    offsets = np.cumsum([0, *[n for n, _ in owners]])
+
+    def lookup(rows: npt.NDArray[np.int64]) -> list[str]:
+        out: list[str] = [""] * len(rows)
+        which = np.searchsorted(offsets, rows, side="right") - 1
+        for p in np.unique(which).tolist():
+            texts = pq.read_table(work / owners[p][1] / f"{table}.parquet", columns=[column]).column(column).to_pylist()
+            for k in np.flatnonzero(which == p).tolist():
+                out[k] = texts[int(rows[k] - offsets[p])]
+        return out
+
+    return lookup
+
+
+def _partition_names(work: Path, count: int) -> list[str]:
+    return [f"p{i:05d}" for i in range(count)]
 
 
 @stage("group near-identical pages")
-def group_raw_documents(docs: pd.DataFrame, config: dedup.DedupConfig) -> pd.Series:
-    groups = dedup.raw_document_groups(docs, config)
-    get_run_logger().info("%d documents form %d distinct pages for site-chrome counts", len(docs), groups.nunique())
-    return groups
+def group_pages(work: Path, count: int, settings: Settings) -> int:
+    """Near-identical raw pages of one source form a group that counts once for site chrome (all partitions)."""
+    names = _partition_names(work, count)
+    ids = [parts.read_frame(work / n / "raw_ids.parquet") for n in names]
+    keys = np.concatenate([parts.read_array(work / n / "raw_keys.npy") for n in names]) if names else np.zeros((0, 1), np.uint64)
+    all_ids = pd.concat(ids, ignore_index=True)
+    texts = _texts_of(work, [(len(i), n) for i, n in zip(ids, names, strict=True)], "raw_texts")
+    shingle_size = settings.dedup.minhash.shingle_size
+    canonical = dedup.group_canonical(
+        keys.astype(np.uint64), all_ids["doc_id"], all_ids["source"], lambda rows: shingle_hashes(texts(rows), shingle_size), settings.dedup
+    )
+    groups = pd.DataFrame({"doc_id": all_ids["doc_id"], "group": all_ids["doc_id"].to_numpy()[canonical]})
+    parts.write_frame(work / "groups.parquet", groups)
+    get_run_logger().info("%d documents form %d distinct pages for site-chrome counts", len(groups), groups["group"].nunique())
+    return int(groups["group"].nunique())
 
 
 @stage("count site lines")
-def count_site_lines(
-    blocks: pd.DataFrame, docs: pd.DataFrame, groups: pd.Series, config: sitechrome.SiteChromeConfig
-) -> sitechrome.SiteStats:
-    with_groups = blocks.merge(pd.DataFrame({"doc_id": docs["doc_id"], "group": groups}), on="doc_id", how="left")
-    stats = sitechrome.site_stats(with_groups, config)
-    get_run_logger().info("%d recurring lines are site chrome across %d sources", sum(map(len, stats.chrome.values())), len(stats.chrome))
-    return stats
-
-
-@stage("clean documents")
-def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: sitechrome.SiteStats, config: CleanConfig) -> tables.CleanedCorpus:
-    cleaned = tables.clean_documents(docs, blocks, stats, config)
-    get_run_logger().info(
-        "kept %d paragraphs, removed %d blocks (%s)",
-        len(cleaned.paragraphs),
-        len(cleaned.removed),
-        ", ".join(f"{k}={v}" for k, v in cleaned.removed["reason"].value_counts().sort_index().items()),
-    )
-    return cleaned
-
-
-@stage("select main content")
-def select_main_content(
-    blocks: pd.DataFrame, cleaned: tables.CleanedCorpus, stats: sitechrome.SiteStats, model: ContentModel | None
-) -> tables.CleanedCorpus:
-    if model is None:
-        get_run_logger().info("no content model: every block the rules kept stays")
-        return cleaned
-    selected = tables.select_content(blocks, cleaned, stats, model)
-    get_run_logger().info(
-        "content model (threshold %.2f) moved %d of %d paragraphs to the audit",
-        model.threshold,
-        len(cleaned.paragraphs) - len(selected.paragraphs),
-        len(cleaned.paragraphs),
-    )
-    return selected
+def count_site_lines(work: Path, index: int) -> int:
+    """Distinct (source, line, page group) of the partition: counts that add up across partitions."""
+    folder = work / f"p{index:05d}"
+    raw_ids = parts.read_frame(folder / "raw_ids.parquet")
+    blocks = parts.read_frame(folder / "blocks.parquet")
+    blocks = blocks[blocks["doc_id"].isin(set(raw_ids["doc_id"]))]
+    groups = parts.read_doc_ids(work / "groups.parquet", raw_ids["doc_id"].tolist())
+    with_groups = blocks.merge(groups, on="doc_id", how="left")
+    lines = sitechrome.line_groups(with_groups)
+    parts.write_frame(folder / "lines.parquet", lines)
+    parts.write_frame(folder / "sizes.parquet", sitechrome.source_groups(with_groups))
+    return len(lines)
 
 
 @stage("merge site statistics")
-def merge_site_lines(stats: sitechrome.SiteStats, previous: io.PreviousRun | None, affected: set[str], docs: pd.DataFrame) -> pd.DataFrame:
-    """Line counts per source for the state: new counts for the sources cleaned, kept counts for the rest."""
-    fresh = pd.DataFrame([(s, k, c) for (s, k), c in stats.line_documents.items()], columns=["source", "key", "documents"])
-    if previous is None or previous.site_lines.empty:
-        return fresh
-    present = set(docs["source"])
-    kept = previous.site_lines[~previous.site_lines["source"].isin(affected) & previous.site_lines["source"].isin(present)]
-    return pd.concat([kept, fresh], ignore_index=True).sort_values(["source", "key"], kind="stable").reset_index(drop=True)
-
-
-@stage("reuse unchanged sources")
-def merge_with_previous(
-    cleaned: tables.CleanedCorpus, previous: io.PreviousRun | None, affected: set[str], docs: pd.DataFrame
-) -> tables.CleanedCorpus:
-    """Rows of sources that did not change, as the previous version published them, plus the new rows."""
-    if previous is None:
-        return cleaned
-    old_docs = previous.tables["documents"]
-    keep_ids = set(old_docs.loc[~old_docs["source"].isin(affected), "doc_id"]) & set(docs["doc_id"])
-    reused = tables.CleanedCorpus(
-        documents=old_docs[old_docs["doc_id"].isin(keep_ids)].drop(columns=["duplicate_of"]),
-        paragraphs=previous.tables["paragraphs"].loc[lambda f: f["doc_id"].isin(keep_ids), ["doc_id", "position", "text", "role"]],
-        removed=previous.tables["removed"][previous.tables["removed"]["doc_id"].isin(keep_ids)],
+def merge_site_stats(
+    work: Path, count: int, settings: Settings, previous: io.PreviousRun | None, affected: set[str], present: set[str]
+) -> int:
+    """Site line counts of every partition merged, the chrome they make, and the state's line counts."""
+    names = _partition_names(work, count)
+    lines = pd.concat([parts.read_frame(work / n / "lines.parquet") for n in names], ignore_index=True)
+    sizes = pd.concat([parts.read_frame(work / n / "sizes.parquet") for n in names], ignore_index=True)
+    merged = sitechrome.merge_line_groups(lines, sizes, settings.chrome)
+    parts.write_frame(work / "site_lines.parquet", merged.lines)
+    parts.write_frame(work / "site_sizes.parquet", merged.sizes)
+    fresh = merged.lines[["source", "key", "documents"]]
+    if previous is not None:
+        kept = io.previous_site_lines(previous)
+        kept = kept[~kept["source"].isin(affected) & kept["source"].isin(present)]
+        fresh = pd.concat([kept, fresh], ignore_index=True).sort_values(["source", "key"], kind="stable").reset_index(drop=True)
+    parts.write_frame(work / "state_site_lines.parquet", fresh)
+    chrome = int(merged.lines["chrome"].sum())
+    get_run_logger().info(
+        "%d recurring lines are site chrome across %d sources", chrome, merged.lines.loc[merged.lines["chrome"], "source"].nunique()
     )
-    get_run_logger().info("reused %d unchanged documents, cleaned %d", len(keep_ids), len(cleaned.documents))
-    return tables.concat_corpora(reused, cleaned)
+    return chrome
+
+
+# ---------------------------------------------------------------- per partition: cleaning
+
+
+@dataclass(frozen=True)
+class CleanCounts:
+    documents: int
+    paragraphs: int
+    removed_by_reason: dict[str, int]
+    reused: int
+    content_removed: int
+
+
+@stage("clean partition")
+def clean_partition(work: Path, index: int, settings: Settings, previous: io.PreviousRun | None, affected: set[str]) -> CleanCounts:
+    """Rules, repeats, site chrome and the content model for the partition's changed sources; last run's rows for the rest."""
+    folder = work / f"p{index:05d}"
+    docs = parts.read_frame(folder / "docs.parquet")
+    blocks = parts.read_frame(folder / "blocks.parquet")
+    fresh_docs = docs[docs["source"].isin(affected)].reset_index(drop=True)
+    fresh_blocks = blocks[blocks["doc_id"].isin(set(fresh_docs["doc_id"]))].reset_index(drop=True)
+    stats = sitechrome.stats_for_sources(
+        parts.read_frame(work / "site_lines.parquet"), parts.read_frame(work / "site_sizes.parquet"), set(fresh_docs["source"])
+    )
+    cleaned = tables.clean_documents(fresh_docs, fresh_blocks, stats, settings.clean)
+    content_removed = 0
+    if settings.content is not None and len(cleaned.paragraphs):
+        selected = tables.select_content(fresh_blocks, cleaned, stats, settings.content)
+        content_removed = len(cleaned.paragraphs) - len(selected.paragraphs)
+        cleaned = selected
+    reused_ids = sorted(set(docs["doc_id"]) - set(fresh_docs["doc_id"]))
+    if previous is not None and reused_ids:
+        cleaned = tables.concat_corpora(io.previous_rows(previous, reused_ids), cleaned)
+    else:
+        cleaned = tables.concat_corpora(cleaned)
+    parts.write_frame(folder / "documents.parquet", cleaned.documents)
+    parts.write_frame(folder / "paragraphs.parquet", cleaned.paragraphs)
+    parts.write_frame(folder / "removed.parquet", cleaned.removed)
+    # Signatures: reused from the last run by text, computed for new texts; band keys for the global stages.
+    minhash = settings.dedup.minhash
+    para_texts, doc_texts = cleaned.paragraphs["text"].tolist(), cleaned.documents["text"].tolist()
+    known = io.previous_signatures(previous, [dedup.text_key(t) for t in [*para_texts, *doc_texts]]) if previous else {}
+    para_sig = dedup.signatures_reusing(para_texts, minhash, known.get("paragraph"))
+    doc_sig = dedup.signatures_reusing(doc_texts, minhash, known.get("document"))
+    parts.write_array(folder / "paragraph_keys.npy", dedup.keys_of(para_sig, settings.dedup.paragraphs))
+    parts.write_array(folder / "document_keys.npy", dedup.keys_of(doc_sig, settings.dedup.documents))
+    sigs = pd.concat(
+        [io.signature_frame("paragraph", para_texts, para_sig), io.signature_frame("document", doc_texts, doc_sig)], ignore_index=True
+    )
+    io.write_signatures(folder / "signatures.parquet", sigs)
+    by_reason = {str(k): int(v) for k, v in cleaned.removed["reason"].value_counts().items()}
+    get_run_logger().info(
+        "partition %d: %d documents (%d reused), kept %d paragraphs, removed %d blocks",
+        index,
+        len(cleaned.documents),
+        len(reused_ids),
+        len(cleaned.paragraphs),
+        len(cleaned.removed),
+    )
+    return CleanCounts(len(cleaned.documents), len(cleaned.paragraphs), by_reason, len(reused_ids), content_removed)
+
+
+# ---------------------------------------------------------------- global: near-duplicates
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    duplicated: int
+    largest: list[dict[str, Any]]
 
 
 @stage("cluster near-duplicate paragraphs")
-def cluster_paragraphs(
-    paragraphs: pd.DataFrame, documents: pd.DataFrame, config: dedup.DedupConfig, previous: io.PreviousRun | None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    published = documents.set_index("doc_id")["published"]
-    known = previous.signatures.get("paragraph") if previous else None
-    out, sig = dedup.paragraph_clusters(paragraphs, published, config, known)
-    dup = int((out["cluster_size"] > 1).sum())
-    biggest = int(out["cluster_size"].max()) if len(out) else 0
-    get_run_logger().info(
-        "%d of %d paragraphs have near-duplicates; largest cluster %d; %d signatures reused",
-        dup,
-        len(out),
-        biggest,
-        sum(1 for t in out["text"] if known and dedup.text_key(t) in known),
+def cluster_paragraphs(work: Path, count: int, settings: Settings) -> ClusterSummary:
+    """Band keys of every partition grouped together, candidates checked by exact Jaccard, clusters by components."""
+    names = _partition_names(work, count)
+    ids = [parts.read_frame(work / n / "paragraphs.parquet", ["doc_id", "position"]) for n in names]
+    published = pd.concat([parts.read_frame(work / n / "documents.parquet", ["doc_id", "published"]) for n in names], ignore_index=True)
+    keys = np.concatenate([parts.read_array(work / n / "paragraph_keys.npy").reshape(len(i), -1) for i, n in zip(ids, names, strict=True)])
+    frame = pd.concat(ids, ignore_index=True)
+    pub = dedup.published_key(frame["doc_id"].map(published.set_index("doc_id")["published"]))
+    rank = dedup.ranks(pub, frame["doc_id"], frame["position"])
+    texts = _texts_of(work, [(len(i), n) for i, n in zip(ids, names, strict=True)], "paragraphs")
+    shingle_size = settings.dedup.minhash.shingle_size
+    canonical, sizes = dedup.canonical_from_keys(
+        keys.astype(np.uint64), rank, lambda rows: shingle_hashes(texts(rows), shingle_size), settings.dedup.paragraphs
     )
-    return out, io.signature_frame("paragraph", out["text"].tolist(), sig)
+    assigned = dedup.cluster_columns(frame, canonical, sizes)
+    start = 0
+    for i, n in zip(ids, names, strict=True):
+        parts.write_frame(work / n / "paragraph_clusters.parquet", assigned.iloc[start : start + len(i)].reset_index(drop=True))
+        start += len(i)
+    big = assigned.assign(row=np.arange(len(assigned)))[assigned["cluster_size"] > 1]
+    top = big[big["is_canonical"]].sort_values(["cluster_size", "cluster_id"], ascending=[False, True]).head(5)
+    top_texts = texts(top["row"].to_numpy()) if len(top) else []
+    largest = [
+        {"cluster_id": c, "size": int(s), "text": t[:100]}
+        for c, s, t in zip(top["cluster_id"], top["cluster_size"], top_texts, strict=True)
+    ]
+    get_run_logger().info(
+        "%d of %d paragraphs have near-duplicates; largest cluster %d", len(big), len(assigned), int(sizes.max()) if len(sizes) else 0
+    )
+    return ClusterSummary(len(big), largest)
 
 
 @stage("find duplicate documents")
-def find_duplicate_documents(
-    documents: pd.DataFrame, config: dedup.DedupConfig, previous: io.PreviousRun | None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    out = documents.copy()
-    known = previous.signatures.get("document") if previous else None
-    out["duplicate_of"], sig = dedup.document_duplicates(documents, config, known)
-    get_run_logger().info("%d documents are near-duplicates of a canonical copy", int(out["duplicate_of"].notna().sum()))
-    return out, io.signature_frame("document", out["text"].tolist(), sig)
+def find_duplicate_documents(work: Path, count: int, settings: Settings) -> int:
+    names = _partition_names(work, count)
+    ids = [parts.read_frame(work / n / "documents.parquet", ["doc_id", "published"]) for n in names]
+    frame = pd.concat(ids, ignore_index=True)
+    keys = np.concatenate([parts.read_array(work / n / "document_keys.npy").reshape(len(i), -1) for i, n in zip(ids, names, strict=True)])
+    rank = dedup.ranks(dedup.published_key(frame["published"]), frame["doc_id"])
+    texts = _texts_of(work, [(len(i), n) for i, n in zip(ids, names, strict=True)], "documents")
+    shingle_size = settings.dedup.minhash.shingle_size
+    canonical, _ = dedup.canonical_from_keys(
+        keys.astype(np.uint64), rank, lambda rows: shingle_hashes(texts(rows), shingle_size), settings.dedup.documents
+    )
+    doc_ids = frame["doc_id"].to_numpy()
+    duplicate_of = [None if c == i else str(doc_ids[c]) for i, c in enumerate(canonical.tolist())]
+    start = 0
+    for i, n in zip(ids, names, strict=True):
+        parts.write_frame(
+            work / n / "document_duplicates.parquet", pd.DataFrame({"duplicate_of": duplicate_of[start : start + len(i)]}, dtype="object")
+        )
+        start += len(i)
+    found = sum(d is not None for d in duplicate_of)
+    get_run_logger().info("%d documents are near-duplicates of a canonical copy", found)
+    return found
 
 
-@stage("validate")
-def validate(
-    documents: pd.DataFrame,
-    paragraphs: pd.DataFrame,
-    removed: pd.DataFrame,
-    rejected: pd.DataFrame,
-    blocks: pd.DataFrame,
-    rules: RuleSet,
-    files: pd.DataFrame,
-    docs: pd.DataFrame,
-) -> list[validation.TableValidation]:
+# ---------------------------------------------------------------- per partition: final tables and validation
+
+
+@stage("validate partition")
+def finish_partition(work: Path, index: int, chrome_patterns: list[str], documents_in: int) -> list[validation.TableValidation]:
+    """The partition's output rows in their schema, validated by the GX suites before anything is published."""
+    folder = work / f"p{index:05d}"
+    documents = parts.read_frame(folder / "documents.parquet")
+    documents["duplicate_of"] = parts.read_frame(folder / "document_duplicates.parquet")["duplicate_of"].to_numpy()
+    paragraphs = pd.concat(
+        [parts.read_frame(folder / "paragraphs.parquet"), parts.read_frame(folder / "paragraph_clusters.parquet")], axis=1
+    )
+    removed = parts.read_frame(folder / "removed.parquet")
+    blocks = parts.read_frame(folder / "blocks.parquet", ["doc_id", "position"])
     frames = {
         "documents": documents,
         "paragraphs": paragraphs,
         "removed": removed,
-        "rejected": rejected,
         "conservation": tables.conservation(blocks, documents, paragraphs, removed),
-        "inputs": tables.input_accounting(files, docs, rejected),
     }
-    params = {"chrome_patterns": rules.validation_patterns(), "documents_in": len(documents)}
-    results = validation.validate_tables(frames, params)
+    results = validation.validate_tables(frames, {"chrome_patterns": chrome_patterns, "documents_in": documents_in})
+    pq.write_table(tables.documents_table(documents), folder / "final_documents.parquet")
+    pq.write_table(tables.paragraphs_table(paragraphs), folder / "final_paragraphs.parquet")
+    pq.write_table(tables.removed_table(removed), folder / "final_removed.parquet")
     log = get_run_logger()
     for r in results:
-        (log.info if r.success else log.error)("%s: %s", r.table, "passed" if r.success else "; ".join(r.failed))
+        (log.info if r.success else log.error)("partition %d %s: %s", index, r.table, "passed" if r.success else "; ".join(r.failed))
     return results
+
+
+@stage("validate inputs")
+def validate_inputs(files: pd.DataFrame, inputs: pd.DataFrame, rejected: pd.DataFrame) -> list[validation.TableValidation]:
+    frames = {"rejected": rejected, "inputs": tables.input_accounting(files, inputs, rejected)}
+    return validation.validate_tables(frames, {})
+
+
+def combine_validations(
+    per_part: list[list[validation.TableValidation]], rest: list[validation.TableValidation]
+) -> list[validation.TableValidation]:
+    """One result per table: passed only if every partition passed."""
+    by_table: dict[str, list[validation.TableValidation]] = {}
+    for results in [*per_part, rest]:
+        for r in results:
+            by_table.setdefault(r.table, []).append(r)
+    return [
+        validation.TableValidation(
+            table=name,
+            success=all(r.success for r in rs),
+            failed=sorted({f for r in rs for f in r.failed}),
+            result={"success": all(r.success for r in rs), "partitions": [r.result for r in rs]},
+        )
+        for name, rs in by_table.items()
+    ]
+
+
+# ---------------------------------------------------------------- publishing
 
 
 @stage("write and publish")
 def write_and_publish(
     output: Path,
-    documents: pd.DataFrame,
-    paragraphs: pd.DataFrame,
-    removed: pd.DataFrame,
-    rejected: pd.DataFrame,
-    results: list[Any],
+    work: Path,
+    count: int,
+    plan: Plan,
+    files: pd.DataFrame,
+    results: list[validation.TableValidation],
     manifest: dict[str, Any],
-    inputs: Inputs,
-    extra: dict[str, pd.DataFrame],
 ) -> str:
-    """Write the tables to a staging folder; publish it only if every suite passed."""
+    """Concatenate the partitions' tables into a staging folder; publish it only if every suite passed."""
+    names = _partition_names(work, count)
     staging = io.new_staging(output)
     try:
-        for name, table in (
-            ("documents", tables.documents_table(documents)),
-            ("paragraphs", tables.paragraphs_table(paragraphs)),
-            ("removed", tables.removed_table(removed)),
-            ("rejected", tables.rejected_table(rejected)),
-        ):
+        for name, schema in (("documents", DOCUMENTS), ("paragraphs", PARAGRAPHS), ("removed", REMOVED)):
             faults.point(f"write:{name}")
-            io.write_table(staging, name, table)
+            parts.stream_concat([work / n / f"final_{name}.parquet" for n in names], staging / f"{name}.parquet", schema)
+        faults.point("write:rejected")
+        io.write_table(staging, "rejected", tables.rejected_table(plan.rejected))
         payload = {r.table: r.result for r in results}
         io.write_json(staging / "validation.json", payload)
         io.write_json(output / "validation-latest.json", payload)
@@ -287,7 +511,15 @@ def write_and_publish(
         if failed:
             raise ValidationFailed("validation failed, nothing published: " + " | ".join(failed))
         io.write_json(staging / "manifest.json", manifest)
-        io.write_state(staging, inputs.files, inputs.inputs, inputs.read_rejections, {"fingerprint": manifest["fingerprint"]}, extra)
+        io.write_state(
+            staging,
+            files,
+            sorted((work / "read").glob("*.parquet")),
+            plan.read_rejections,
+            {"fingerprint": manifest["fingerprint"]},
+            [work / n / "signatures.parquet" for n in names],
+            work / "state_site_lines.parquet",
+        )
         faults.point("publish:before-switch")
         version = io.publish(output, staging)
         faults.point("publish:after-switch")
@@ -301,3 +533,20 @@ def write_and_publish(
 @stage("report")
 def publish_report(summary: dict[str, Any], documents_in: int) -> None:
     report.publish_artifacts(summary, documents_in)
+
+
+def summary_of(plan: Plan, cleaned: list[CleanCounts], clusters: ClusterSummary, duplicates: int, results: list[Any]) -> dict[str, Any]:
+    removed: dict[str, int] = {}
+    for c in cleaned:
+        for k, v in c.removed_by_reason.items():
+            removed[k] = removed.get(k, 0) + v
+    return report.run_summary(
+        documents=sum(c.documents for c in cleaned),
+        paragraphs=sum(c.paragraphs for c in cleaned),
+        removed_by_reason=dict(sorted(removed.items())),
+        rejected=len(plan.rejected),
+        duplicates=duplicates,
+        largest_clusters=clusters.largest,
+        validation=results,
+        version=None,
+    )

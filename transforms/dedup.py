@@ -9,7 +9,7 @@ order files were listed or processed in.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from transforms.minhash import MinHashConfig, shingle_hashes, signatures_from_shingles
-from transforms.neardup import NearDupConfig, clusters, verified_pairs
+from transforms.neardup import NearDupConfig, band_keys, clusters, nonempty_rows, pairs_from_band_keys, verify_pairs
 
 _LAST = "\uffff"
 
@@ -44,7 +44,7 @@ def cluster_id(doc_id: str, position: int | None = None) -> str:
     return hashlib.blake2b(raw.encode("utf-8"), digest_size=8).hexdigest()
 
 
-def _ranks(*keys: pd.Series) -> npt.NDArray[np.int64]:
+def ranks(*keys: pd.Series) -> npt.NDArray[np.int64]:
     """Rank of each row under lexicographic order of the keys (first key most significant)."""
     order = np.lexsort([k.to_numpy() for k in reversed(keys)])
     rank = np.empty(len(order), dtype=np.int64)
@@ -57,18 +57,13 @@ def text_key(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def near_duplicate_canonical(
-    texts: list[str],
-    rank: npt.NDArray[np.int64],
-    minhash: MinHashConfig,
-    config: NearDupConfig,
-    known: Mapping[str, npt.NDArray[np.uint32]] | None = None,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
-    """For each text: index of its cluster's canonical text, cluster size, and its signature.
+ShingleLookup = Callable[[npt.NDArray[np.int64]], tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]]
 
-    Signatures found in `known` (by text_key) are reused; only candidate pairs are shingled again
-    for the exact Jaccard check.
-    """
+
+def signatures_reusing(
+    texts: Sequence[str], minhash: MinHashConfig, known: Mapping[str, npt.NDArray[np.uint32]] | None = None
+) -> npt.NDArray[np.uint32]:
+    """Signatures of the texts; those found in `known` (by text_key) are reused, not computed."""
     sig = np.empty((len(texts), minhash.num_perm), dtype=np.uint32)
     missing = []
     for i, text in enumerate(texts):
@@ -80,8 +75,60 @@ def near_duplicate_canonical(
     if missing:
         hashes, offsets = shingle_hashes([texts[i] for i in missing], minhash.shingle_size)
         sig[missing] = signatures_from_shingles(hashes, offsets, minhash)
-    edges, _ = verified_pairs(sig, lambda idx: shingle_hashes([texts[i] for i in idx], minhash.shingle_size), config)
-    canonical, sizes = clusters(len(texts), edges, rank)
+    return sig
+
+
+def keys_of(sig: npt.NDArray[np.uint32], config: NearDupConfig, salt: npt.NDArray[np.uint64] | None = None) -> npt.NDArray[np.uint64]:
+    """LSH band keys (rows x bands); a row with no shingles gets all-zero keys. `salt` (one value per
+    row) keeps rows of different salts out of each other's buckets: grouping within a source."""
+    keys = band_keys(sig, config.bands, config.rows)
+    if salt is not None:
+        keys ^= salt[:, None]
+    empty = np.ones(len(sig), dtype=bool)
+    empty[nonempty_rows(sig)] = False
+    keys[empty] = 0
+    return keys
+
+
+def source_salt(sources: Sequence[str]) -> npt.NDArray[np.uint64]:
+    return np.fromiter(
+        (int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest(), "little") for s in sources),
+        dtype=np.uint64,
+        count=len(sources),
+    )
+
+
+def canonical_from_keys(
+    keys: npt.NDArray[np.uint64],
+    rank: npt.NDArray[np.int64],
+    shingle: ShingleLookup,
+    config: NearDupConfig,
+    group: npt.NDArray[np.int64] | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Each item's canonical item and cluster size, from band keys gathered from any number of partitions.
+
+    Rows whose keys are all zero (no shingles) stay alone; with `group`, only items of one group pair.
+    """
+    items = np.flatnonzero(keys.any(axis=1))
+    pairs = pairs_from_band_keys(keys[items], items, config)
+    if group is not None and len(pairs):
+        pairs = pairs[group[pairs[:, 0]] == group[pairs[:, 1]]]
+    edges, _ = verify_pairs(pairs, shingle, config)
+    return clusters(len(keys), edges, rank)
+
+
+def near_duplicate_canonical(
+    texts: list[str],
+    rank: npt.NDArray[np.int64],
+    minhash: MinHashConfig,
+    config: NearDupConfig,
+    known: Mapping[str, npt.NDArray[np.uint32]] | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+    """For each text: index of its cluster's canonical text, cluster size, and its signature (all texts in one process)."""
+    sig = signatures_reusing(texts, minhash, known)
+    canonical, sizes = canonical_from_keys(
+        keys_of(sig, config), rank, lambda idx: shingle_hashes([texts[i] for i in idx], minhash.shingle_size), config
+    )
     return canonical, sizes, sig
 
 
@@ -94,12 +141,22 @@ def raw_document_groups(docs: pd.DataFrame, config: DedupConfig) -> pd.Series:
 
     Grouped within each source only, so a source's groups never depend on other sources' pages.
     """
-    out = pd.Series("", index=docs.index, dtype="str")
-    for _, part in docs.groupby("source", sort=True):
-        rank = _ranks(part["doc_id"])
-        canonical, _, _ = near_duplicate_canonical(part["text"].tolist(), rank, config.minhash, config.raw_documents)
-        out.loc[part.index] = part["doc_id"].to_numpy()[canonical]
-    return out
+    texts = docs["text"].tolist()
+    sig = signatures_reusing(texts, config.minhash)
+    keys = keys_of(sig, config.raw_documents, source_salt(docs["source"].tolist()))
+    canonical = group_canonical(
+        keys, docs["doc_id"], docs["source"], lambda idx: shingle_hashes([texts[i] for i in idx], config.minhash.shingle_size), config
+    )
+    return pd.Series(docs["doc_id"].to_numpy()[canonical], index=docs.index, dtype="str")
+
+
+def group_canonical(
+    keys: npt.NDArray[np.uint64], doc_ids: pd.Series, sources: pd.Series, shingle: ShingleLookup, config: DedupConfig
+) -> npt.NDArray[np.int64]:
+    """Canonical row of each raw page's group: the smallest doc_id among its near-duplicates of the same source."""
+    codes, _ = pd.factorize(sources)
+    canonical, _ = canonical_from_keys(keys, ranks(doc_ids), shingle, config.raw_documents, group=codes.astype(np.int64))
+    return canonical
 
 
 def paragraph_clusters(
@@ -116,14 +173,25 @@ def paragraph_clusters(
         out["is_canonical"] = pd.Series([], dtype="bool")
         return out, np.zeros((0, config.minhash.num_perm), dtype=np.uint32)
     pub = published_key(out["doc_id"].map(published))
-    rank = _ranks(pub, out["doc_id"], out["position"])
+    rank = ranks(pub, out["doc_id"], out["position"])
     canonical, sizes, sig = near_duplicate_canonical(out["text"].tolist(), rank, config.minhash, config.paragraphs, known)
-    doc_ids = out["doc_id"].to_numpy()
-    positions = out["position"].to_numpy()
-    out["cluster_id"] = [cluster_id(str(doc_ids[c]), int(positions[c])) for c in canonical]
-    out["cluster_size"] = sizes.astype("int32")
-    out["is_canonical"] = canonical == np.arange(len(out))
+    columns = cluster_columns(out, canonical, sizes)
+    for name in columns.columns:
+        out[name] = columns[name].to_numpy()
     return out, sig
+
+
+def cluster_columns(paragraphs: pd.DataFrame, canonical: npt.NDArray[np.int64], sizes: npt.NDArray[np.int64]) -> pd.DataFrame:
+    """cluster_id (named after the canonical copy), cluster_size and is_canonical per paragraph (doc_id, position)."""
+    doc_ids = paragraphs["doc_id"].to_numpy()
+    positions = paragraphs["position"].to_numpy()
+    return pd.DataFrame(
+        {
+            "cluster_id": pd.Series([cluster_id(str(doc_ids[c]), int(positions[c])) for c in canonical], dtype="str"),
+            "cluster_size": sizes.astype("int32"),
+            "is_canonical": canonical == np.arange(len(paragraphs)),
+        }
+    )
 
 
 def document_duplicates(
@@ -132,7 +200,7 @@ def document_duplicates(
     """duplicate_of per document (doc_id, published, text): the canonical doc_id, or None; also the signatures."""
     if documents.empty:
         return pd.Series([], dtype="object", index=documents.index), np.zeros((0, config.minhash.num_perm), dtype=np.uint32)
-    rank = _ranks(published_key(documents["published"]), documents["doc_id"])
+    rank = ranks(published_key(documents["published"]), documents["doc_id"])
     canonical, _, sig = near_duplicate_canonical(documents["text"].tolist(), rank, config.minhash, config.documents, known)
     doc_ids = documents["doc_id"].to_numpy()
     dup = [None if c == i else str(doc_ids[c]) for i, c in enumerate(canonical)]

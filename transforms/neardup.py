@@ -77,25 +77,41 @@ def _pairs_in_runs(order: I64, sorted_keys: npt.NDArray[np.uint64], window: int)
     return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
 
 
-def candidate_pairs(signatures: npt.NDArray[np.uint32], config: NearDupConfig) -> I64:
-    """Unique (i, j), i < j, that share at least one band; items with no shingles never pair."""
-    config.check_num_perm(signatures.shape[1])
+def nonempty_rows(signatures: npt.NDArray[np.uint32]) -> I64:
+    """Rows that have at least one shingle (an empty text's signature is all 0xFFFFFFFF)."""
     empty = signatures[:, 0] == _EMPTY
     empty[empty] = np.all(signatures[empty] == _EMPTY, axis=1)
-    nonempty = np.flatnonzero(~empty)
-    if len(nonempty) < 2:
+    return np.flatnonzero(~empty)
+
+
+def pairs_from_band_keys(keys: npt.NDArray[np.uint64], items: I64, config: NearDupConfig) -> I64:
+    """Unique (i, j), i < j, of `items` whose rows of `keys` (items x bands) share a band.
+
+    Keys can come from several partitions: only their order matters, so the pairs are the same
+    whichever process computed them.
+    """
+    if len(items) < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    # Index only when some rows are empty: a fancy index copies the whole matrix.
-    keys = band_keys(signatures if len(nonempty) == len(signatures) else signatures[nonempty], config.bands, config.rows)
     found = []
-    for b in range(config.bands):
+    for b in range(keys.shape[1]):
         order = np.argsort(keys[:, b], kind="stable")
-        found.append(_pairs_in_runs(nonempty[order], keys[order, b], config.bucket_window))
+        found.append(_pairs_in_runs(items[order], keys[order, b], config.bucket_window))
     pairs = np.concatenate(found)
     if not len(pairs):
         return pairs
     pairs = np.sort(pairs, axis=1)
     return np.unique(pairs, axis=0)
+
+
+def candidate_pairs(signatures: npt.NDArray[np.uint32], config: NearDupConfig) -> I64:
+    """Unique (i, j), i < j, that share at least one band; items with no shingles never pair."""
+    config.check_num_perm(signatures.shape[1])
+    nonempty = nonempty_rows(signatures)
+    if len(nonempty) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    # Index only when some rows are empty: a fancy index copies the whole matrix.
+    keys = band_keys(signatures if len(nonempty) == len(signatures) else signatures[nonempty], config.bands, config.rows)
+    return pairs_from_band_keys(keys, nonempty, config)
 
 
 def exact_jaccard(pairs: I64, hashes: npt.NDArray[np.uint64], offsets: I64) -> npt.NDArray[np.float64]:
@@ -125,7 +141,13 @@ def verified_pairs(
     `shingle(indices)` gives the shingle hashes and offsets of those items; only items that appear
     in a candidate pair are shingled again.
     """
-    pairs = candidate_pairs(signatures, config)
+    return verify_pairs(candidate_pairs(signatures, config), shingle, config)
+
+
+def verify_pairs(
+    pairs: I64, shingle: Callable[[I64], tuple[npt.NDArray[np.uint64], I64]], config: NearDupConfig
+) -> tuple[I64, npt.NDArray[np.float64]]:
+    """The pairs whose exact shingle-set Jaccard is at least the threshold, with that Jaccard."""
     involved = np.unique(pairs) if len(pairs) else np.zeros(0, dtype=np.int64)
     hashes, offsets = shingle(involved)
     sims = exact_jaccard(np.searchsorted(involved, pairs), hashes, offsets)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 
@@ -65,4 +66,49 @@ def site_stats(blocks: pd.DataFrame, config: SiteChromeConfig) -> SiteStats:
         line_documents={(str(s), str(k)): int(c) for s, k, c in zip(counts["source"], counts["key"], counts["documents"], strict=True)},
         source_documents={str(s): int(c) for s, c in sizes.items()},
         chrome={str(src): frozenset(map(str, grp["key"])) for src, grp in chrome.groupby("source", sort=True)},
+    )
+
+
+# ---------------------------------------------------------------- counts merged across partitions
+
+
+def line_groups(blocks: pd.DataFrame) -> pd.DataFrame:
+    """Distinct (source, key, group) of a partition's blocks, with the longest n_words: the partition's share of the counts.
+
+    Distinct groups, not counts, are what merge: a page group can span partitions.
+    """
+    useful = blocks[(blocks["source"] != "") & (blocks["key"] != "")]
+    out = useful.groupby(["source", "key", "group"], sort=True)["n_words"].max().reset_index()
+    return out[["source", "key", "group", "n_words"]]
+
+
+def source_groups(blocks: pd.DataFrame) -> pd.DataFrame:
+    """Distinct (source, group) of a partition's blocks."""
+    return blocks.loc[blocks["source"] != "", ["source", "group"]].drop_duplicates().sort_values(["source", "group"]).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class MergedCounts:
+    lines: pd.DataFrame  # source, key, documents, n_words, chrome
+    sizes: pd.DataFrame  # source, documents
+
+
+def merge_line_groups(lines: pd.DataFrame, sizes: pd.DataFrame, config: SiteChromeConfig) -> MergedCounts:
+    """Every partition's line_groups and source_groups merged into counts and the chrome decision."""
+    grouped = lines.groupby(["source", "key"], sort=True)
+    merged = pd.DataFrame({"documents": grouped["group"].nunique(), "n_words": grouped["n_words"].max()}).reset_index()
+    merged["documents"] = merged["documents"].astype("int64")
+    needed = np.where(merged["n_words"] > config.long_line_words, config.long_line_min_documents, config.min_documents)
+    merged["chrome"] = (merged["documents"] >= needed) & (merged["n_words"] <= config.max_words)
+    per_source = sizes.groupby("source", sort=True)["group"].nunique().rename("documents").reset_index()
+    return MergedCounts(merged, per_source)
+
+
+def stats_for_sources(lines: pd.DataFrame, sizes: pd.DataFrame, sources: set[str]) -> SiteStats:
+    """The SiteStats the cleaner needs for some sources, from merged counts."""
+    mine = lines[lines["source"].isin(sources)]
+    return SiteStats(
+        line_documents={(str(s), str(k)): int(c) for s, k, c in zip(mine["source"], mine["key"], mine["documents"], strict=True)},
+        source_documents={str(s): int(c) for s, c in zip(sizes["source"], sizes["documents"], strict=True) if s in sources},
+        chrome={str(src): frozenset(map(str, grp["key"])) for src, grp in mine[mine["chrome"]].groupby("source", sort=True)},
     )

@@ -22,18 +22,19 @@ pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
 TASKS = (
     "load previous run",
-    "read new and changed inputs",
-    "plan sources to clean",
-    "split blocks",
+    "scan inputs",
+    "read inputs",
+    "reuse unchanged inputs",
+    "plan partitions",
+    "prepare partition",
     "group near-identical pages",
     "count site lines",
-    "clean documents",
-    "select main content",
     "merge site statistics",
-    "reuse unchanged sources",
+    "clean partition",
     "cluster near-duplicate paragraphs",
     "find duplicate documents",
-    "validate",
+    "validate partition",
+    "validate inputs",
     "write and publish",
 )
 POINTS = [f"before:{t}" for t in TASKS] + [f"write:{t}" for t in ("documents", "paragraphs", "removed", "rejected")]

@@ -124,6 +124,6 @@ def test_state_made_with_other_settings_is_not_reused(tmp_path: Path) -> None:
     clean_flow(raw=str(raw), output=str(out))
     fingerprint = json.loads((out / io.CURRENT / "manifest.json").read_text())["fingerprint"]
     previous = io.load_previous(out, fingerprint)
-    assert previous is not None and previous.signatures["paragraph"]
+    assert previous is not None and io.read_signatures(previous.folder / io.STATE / "signatures.parquet")["paragraph"]
     # Signatures, line counts and rows from other settings (e.g. another num_perm) must not come back.
     assert io.load_previous(out, "another-fingerprint") is None

@@ -103,7 +103,7 @@ def test_served_deployment_runs_and_reports(server: tuple[str, dict[str, str]], 
         assert {"newsclean-summary", "newsclean-removed-by-reason"} <= {a["key"] for a in artifacts}
         assert (out / "current" / "documents.parquet").is_file()
         tasks = httpx.post(f"{api}/task_runs/filter", json={"task_runs": {"flow_run_id": {"any_": [str(flow_run.id)]}}}, timeout=5).json()
-        assert "validate" in {t["name"].rsplit("-", 1)[0] for t in tasks}
+        assert "validate partition" in {t["name"].rsplit("-", 1)[0] for t in tasks}
     finally:
         _stop(serve)
         log.close()

@@ -1,0 +1,109 @@
+"""The run's work folder: partition parts as Parquet and .npy files on a path every worker sees.
+
+Tasks pass each other folder names and counts, never data: a part is written by the task that
+makes it and read by the tasks that need it, so no process holds more than a partition (or, for
+the global stages, the band keys and ids of all partitions).
+
+Layout (under output/.work-<run>/):
+  read/NNNNN.parquet        documents as read from one batch of files (reused.parquet: from the last run)
+  accepted.parquet          doc_id -> the input path that keeps it (duplicate ids resolved)
+  pNNNNN/                   one partition: a range of doc_ids
+    docs.parquet, blocks.parquet, raw_ids.parquet, raw_keys.npy
+    lines.parquet, sizes.parquet
+    documents.parquet, paragraphs.parquet, removed.parquet, signatures.parquet,
+    paragraph_keys.npy, document_keys.npy
+    paragraph_clusters.parquet, document_duplicates.parquet
+    final_documents.parquet, final_paragraphs.parquet, final_removed.parquet
+  groups.parquet, site_lines.parquet, site_sizes.parquet
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+WORK_PREFIX = ".work-"
+
+
+def new_work_dir(output: Path) -> Path:
+    output.mkdir(parents=True, exist_ok=True)
+    work = output / f"{WORK_PREFIX}{uuid.uuid4().hex}"
+    (work / "read").mkdir(parents=True)
+    return work
+
+
+def remove_work_dir(work: Path) -> None:
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def partition_dir(work: Path, index: int) -> Path:
+    folder = work / f"p{index:05d}"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def write_frame(path: Path, frame: pd.DataFrame, schema: pa.Schema | None = None) -> None:
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, row_group_size=4096)
+    tmp.replace(path)
+
+
+def read_frame(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    return pq.read_table(path, columns=list(columns) if columns else None).to_pandas()
+
+
+def write_array(path: Path, array: npt.NDArray[np.generic]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp.npy")
+    np.save(tmp, array)
+    tmp.replace(path)
+
+
+def read_array(path: Path) -> npt.NDArray[np.generic]:
+    out: npt.NDArray[np.generic] = np.load(path)
+    return out
+
+
+def read_range(files: Sequence[Path], lo: str, hi: str | None, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rows with lo <= doc_id < hi (hi None: no upper bound) from Parquet files sorted by doc_id."""
+    if not files:
+        return pd.DataFrame(columns=list(columns) if columns else None)
+    dataset = ds.dataset([str(f) for f in files], format="parquet")
+    field = pc.field("doc_id")
+    condition = field >= lo if hi is None else (field >= lo) & (field < hi)
+    return dataset.to_table(columns=list(columns) if columns else None, filter=condition).to_pandas()
+
+
+def read_doc_ids(path: Path, doc_ids: Sequence[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rows of one Parquet file whose doc_id is among `doc_ids` (a published table of the last run)."""
+    if not doc_ids:
+        return (
+            pq.read_schema(path).empty_table().to_pandas()
+            if columns is None
+            else pq.read_table(path, columns=list(columns)).slice(0, 0).to_pandas()
+        )
+    wanted = pa.array(sorted(set(doc_ids)), type=pa.string())
+    dataset = ds.dataset(str(path), format="parquet")
+    return dataset.to_table(columns=list(columns) if columns else None, filter=pc.field("doc_id").isin(wanted)).to_pandas()
+
+
+def stream_concat(parts: Sequence[Path], target: Path, schema: pa.Schema) -> int:
+    """Concatenate Parquet parts, in order, into one file in `schema`, one part in memory at a time."""
+    rows = 0
+    with pq.ParquetWriter(target, schema, compression="zstd") as writer:
+        for part in parts:
+            table = pq.read_table(part)
+            if table.num_rows:
+                writer.write_table(table.select(schema.names).cast(schema))
+                rows += table.num_rows
+    return rows

@@ -34,7 +34,8 @@ def clean_flow(
     if not partition_mb > 0:
         raise ValueError("partition_mb must be > 0")
     partition_bytes = int(partition_mb * 1e6)
-    settings = make_settings(Path(raw), Path(output), Path(rules) if rules else None)
+    # Absolute paths: tasks may run in worker processes on other machines that see the same folders.
+    settings = make_settings(Path(raw).resolve(), Path(output).resolve(), Path(rules).resolve() if rules else None)
     fingerprint = settings_fingerprint(settings)
     with io.run_lock(settings.output):
         previous = tasks.load_previous_run(settings.output, fingerprint)

@@ -31,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--raw", default="raw", type=Path, help="folder of raw .txt and .jsonl files (default: raw)")
     run.add_argument("--output", default="output", type=Path, help="folder to publish into (default: output)")
     run.add_argument("--rules", type=Path, help="JSON file of extra news-chrome rules: [{name, role, pattern, max_words}]")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="run tasks on a local Dask cluster of N worker processes (127.0.0.1 only)")
+    where.add_argument("--dask-address", help="run tasks on an existing Dask cluster, e.g. tcp://scheduler:8786")
+    run.add_argument(
+        "--partition-mb", type=float, default=16.0, help="megabytes of text per partition (default 16); the unit of work of one task"
+    )
     server = sub.add_parser("server", help="start a Prefect server with its UI (SQLite under PREFECT_HOME)")
     server.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     server.add_argument("--port", default=4200, type=int)
@@ -75,6 +81,23 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> dict[str, object]:
+    from flows.clean import clean_flow  # Prefect reads its settings from the environment at import.
+
+    params = {
+        "raw": str(args.raw),
+        "output": str(args.output),
+        "rules": str(args.rules) if args.rules else None,
+        "partition_mb": args.partition_mb,
+    }
+    if args.workers is None and args.dask_address is None:
+        return clean_flow(**params)
+    from flows.runners import api_for_workers, dask_runner
+
+    with api_for_workers():
+        return clean_flow.with_options(task_runner=dask_runner(args.dask_address, args.workers))(**params)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _prepare_environment()
@@ -90,10 +113,14 @@ def main(argv: list[str] | None = None) -> int:
         if not args.raw.is_dir():
             print(f"newsclean: raw folder not found: {args.raw}", file=sys.stderr)
             return 2
-        from flows.clean import clean_flow  # Prefect reads its settings from the environment at import.
-
+        if args.workers is not None and args.workers < 1:
+            print("newsclean: --workers must be >= 1", file=sys.stderr)
+            return 2
+        if not args.partition_mb > 0:
+            print("newsclean: --partition-mb must be > 0", file=sys.stderr)
+            return 2
         try:
-            summary = clean_flow(raw=str(args.raw), output=str(args.output), rules=str(args.rules) if args.rules else None)
+            summary = _run(args)
         except Exception as err:
             print(f"newsclean: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}", file=sys.stderr)
             return 1

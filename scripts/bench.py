@@ -290,18 +290,56 @@ def bench_end_to_end(shared: Path, work: Path) -> dict[str, Any]:
     (tiny / "s" / "a.txt").write_text("A Tiny Page\nOne short paragraph of text.\n")
     newsclean = str(Path(sys.executable).with_name("newsclean"))
 
-    def run(src: Path, out: Path) -> float:
+    def run(src: Path, out: Path, *extra: str) -> tuple[float, float]:
+        """Wall time, and the peak RSS of the largest process under the run (the flow, or one Dask worker)."""
         t0 = time.perf_counter()
-        subprocess.run([newsclean, "run", "--raw", str(src), "--output", str(out)], check=True, capture_output=True, cwd=work)
-        return time.perf_counter() - t0
+        proc = subprocess.Popen(
+            [newsclean, "run", "--raw", str(src), "--output", str(out), *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=work,
+        )
+        peak = 0.0
+        parent = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                procs = [parent, *parent.children(recursive=True)]
+                peak = max([peak, *(p.memory_info().rss / 1e6 for p in procs if "prefect" not in " ".join(p.cmdline()))])
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+        if proc.returncode:
+            raise RuntimeError(f"newsclean run {' '.join(extra)} failed with exit code {proc.returncode}")
+        return time.perf_counter() - t0, peak
 
     # os.walk does not follow the symlinked site folders, so the tree is copied for the run.
     real = work / "raw-copy"
     shutil.copytree(raw, real, symlinks=False)
     mb = sum(p.stat().st_size for p in real.rglob("*") if p.is_file()) / 1e6
-    startup = run(tiny, work / "out-tiny")
-    total = run(real, work / "out")
-    return {"raw_MB": mb, "wall_seconds": total, "startup_seconds": startup, "MB_per_s_after_startup": mb / max(total - startup, 1e-9)}
+    startup, _ = run(tiny, work / "out-tiny")
+    total, peak = run(real, work / "out")
+    runs = [{"workers": "1 (in process)", "partition_MB": 16.0, "wall_seconds": total, "peak_process_MB": peak}]
+    for workers, partition in ((1, 16.0), (2, 16.0), (2, 4.0)):
+        startup_d, _ = run(tiny, work / f"out-tiny-{workers}-{partition}", "--workers", str(workers))
+        wall, peak_d = run(real, work / f"out-{workers}-{partition}", "--workers", str(workers), "--partition-mb", str(partition))
+        runs.append(
+            {
+                "workers": f"{workers} (Dask)",
+                "partition_MB": partition,
+                "wall_seconds": wall,
+                "startup_seconds": startup_d,
+                "peak_process_MB": peak_d,
+                "MB_per_s_after_startup": mb / max(wall - startup_d, 1e-9),
+            }
+        )
+    return {
+        "raw_MB": mb,
+        "wall_seconds": total,
+        "startup_seconds": startup,
+        "MB_per_s_after_startup": mb / max(total - startup, 1e-9),
+        "peak_process_MB": peak,
+        "runs": runs,
+    }
 
 
 def main() -> int:
@@ -350,6 +388,14 @@ def main() -> int:
             f"\nend to end: {e['raw_MB']:.1f} MB in {e['wall_seconds']:.1f} s; start-up {e['startup_seconds']:.1f} s;"
             f" {e['MB_per_s_after_startup']:.2f} MB/s after start-up"
         )
+        print(f"{'workers':<16}{'partition MB':>13}{'wall s':>8}{'start-up s':>11}{'MB/s after':>11}{'peak MB/process':>16}")
+        for r in e["runs"]:
+            startup = r.get("startup_seconds", e["startup_seconds"])
+            rate = r.get("MB_per_s_after_startup", e["MB_per_s_after_startup"])
+            print(
+                f"{r['workers']:<16}{r['partition_MB']:>13.0f}{r['wall_seconds']:>8.1f}{startup:>11.1f}"
+                f"{rate:>11.2f}{r['peak_process_MB']:>16.0f}"
+            )
     report["seconds"] = time.perf_counter() - started
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1, default=float))

@@ -144,7 +144,6 @@ class Plan:
     inputs: pd.DataFrame  # ID_COLUMNS of every document read, before duplicate ids are resolved
     rejected: pd.DataFrame
     read_rejections: pd.DataFrame
-    files_read: int = 0
     partition_docs: list[int] = field(default_factory=list)
 
 
@@ -175,7 +174,7 @@ def plan_partitions(results: list[ReadResult], previous: io.PreviousRun | None, 
             log.info("%d of %d sources changed: %s", len(affected), ids["source"].nunique(), ", ".join(sorted(affected)[:10]))
     ranges, counts = doc_id_ranges(ids["doc_id"], ids["n_bytes"], partition_bytes)
     log.info("%d documents (%d rejected inputs) in %d partitions", len(ids), len(rejected), len(ranges))
-    return Plan(ranges, affected, ids.reset_index(drop=True), inputs.reset_index(drop=True), rejected, read_rejections, 0, counts)
+    return Plan(ranges, affected, ids.reset_index(drop=True), inputs.reset_index(drop=True), rejected, read_rejections, counts)
 
 
 def doc_id_ranges(doc_ids: pd.Series, n_bytes: pd.Series, limit: int) -> tuple[list[tuple[str, str | None]], list[int]]:

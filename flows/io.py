@@ -427,8 +427,15 @@ SITE_LINES_SCHEMA = pa.schema([("source", pa.string()), ("key", pa.string()), ("
 
 
 def write_signatures(path: Path, sigs: pd.DataFrame) -> None:
+    arrays = [np.asarray(s, dtype=np.uint32) for s in sigs["signature"]]
+    offsets = np.concatenate(([0], np.cumsum([len(a) for a in arrays], dtype=np.int64))).astype(np.int32)
+    values = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.uint32)
     table = pa.table(
-        {"kind": sigs["kind"].tolist(), "text_key": sigs["text_key"].tolist(), "signature": [s.tolist() for s in sigs["signature"]]},
+        {
+            "kind": pa.array(sigs["kind"].tolist(), pa.string()),
+            "text_key": pa.array(sigs["text_key"].tolist(), pa.string()),
+            "signature": pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.uint32())),
+        },
         schema=SIGNATURES_SCHEMA,
     )
     pq.write_table(table, path, compression="zstd")

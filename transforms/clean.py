@@ -9,9 +9,21 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from transforms.blocks import Block
-from transforms.repeats import RepeatConfig, is_headline_like, repeat_groups, repeat_key, split_credit_tail
-from transforms.rules import NAME_ONLY, NAME_STOPWORDS, ROLE_BYLINE, ROLE_CREDIT, RuleSet
+from transforms.bulk import Texts
+from transforms.repeats import (
+    HEADLINE_END,
+    LETTER,
+    RepeatConfig,
+    caption_key,
+    is_headline_like,
+    repeat_groups,
+    repeat_key,
+    split_credit_tail,
+)
+from transforms.rules import CREDIT_TAIL, NAME_ONLY, NAME_STOPWORDS, ROLE_BYLINE, ROLE_CREDIT, RuleMatch, RuleSet
 from transforms.schema import ROLE_BODY, ROLE_HEADING
 
 # Removal reasons, as written to removed.parquet. Rule removals use "rule:<rule name>".
@@ -79,6 +91,62 @@ class CleanedDocument:
         return "\n\n".join(k.text for k in self.kept)
 
 
+@dataclass(frozen=True)
+class BlockFacts:
+    """What cleaning reads of each block: computed for a whole corpus at once by `block_facts`."""
+
+    keys: list[str]  # repeat_key
+    caption_keys: list[str]  # repeat_key without a trailing credit
+    word_counts: list[int]
+    hits: list[RuleMatch | None]
+    title_like: list[bool]  # is_headline_like(text, repeats.title_max_words)
+    heading_like: list[bool]  # is_headline_like(text, heading_max_words)
+
+    def slice(self, start: int, stop: int) -> BlockFacts:
+        return BlockFacts(
+            self.keys[start:stop],
+            self.caption_keys[start:stop],
+            self.word_counts[start:stop],
+            self.hits[start:stop],
+            self.title_like[start:stop],
+            self.heading_like[start:stop],
+        )
+
+
+def block_facts(texts: Sequence[str], config: CleanConfig) -> BlockFacts:
+    """`BlockFacts` of many blocks, each regex run over all of them at once (see transforms.bulk)."""
+    bulk = Texts.of(texts)
+    keys = bulk.words_joined()
+    n_words = bulk.count(r"\S+")
+    has_tail = bulk.search(CREDIT_TAIL.pattern, python=CREDIT_TAIL)
+    caption_keys = list(keys)
+    for i in np.flatnonzero(has_tail).tolist():
+        caption_keys[i] = caption_key(texts[i])
+    # is_headline_like, for both word limits.
+    shaped = bulk.search(LETTER.pattern) & ~bulk.search(HEADLINE_END.pattern) & (n_words >= 1)
+    return BlockFacts(
+        keys=keys,
+        caption_keys=caption_keys,
+        word_counts=n_words.tolist(),
+        hits=config.rules.match_all(texts, n_words),
+        title_like=(shaped & (n_words <= config.repeats.title_max_words)).tolist(),
+        heading_like=(shaped & (n_words <= config.heading_max_words)).tolist(),
+    )
+
+
+def _facts_of_one(texts: Sequence[str], config: CleanConfig) -> BlockFacts:
+    """`BlockFacts` of one document's blocks, block by block."""
+    word_counts = [len(t.split()) for t in texts]
+    return BlockFacts(
+        keys=[repeat_key(t) for t in texts],
+        caption_keys=[caption_key(t) for t in texts],
+        word_counts=word_counts,
+        hits=[config.rules.match(t, w) for t, w in zip(texts, word_counts, strict=True)],
+        title_like=[is_headline_like(t, config.repeats.title_max_words) for t in texts],
+        heading_like=[is_headline_like(t, config.heading_max_words) for t in texts],
+    )
+
+
 @dataclass
 class _Decision:
     action: str  # keep | remove | title | caption | credit | byline
@@ -125,19 +193,20 @@ def clean_document(
     config: CleanConfig,
     chrome_keys: Collection[str] = frozenset(),
     given_title: str | None = None,
+    facts: BlockFacts | None = None,
 ) -> CleanedDocument:
-    """Label every block of one document; `chrome_keys` are the repeat keys of its site's chrome."""
+    """Label every block of one document; `chrome_keys` are the repeat keys of its site's chrome.
+
+    `facts` are the blocks' `BlockFacts` when already computed for many documents at once.
+    """
     texts = [b.text for b in blocks]
     n = len(texts)
-    keys = [repeat_key(t) for t in texts]
-    word_counts = [len(t.split()) for t in texts]
-    hits = [config.rules.match(t, w) for t, w in zip(texts, word_counts, strict=True)]
-    groups = repeat_groups(texts, config.repeats)
+    if facts is None:
+        facts = _facts_of_one(texts, config)
+    keys, word_counts, hits = facts.keys, facts.word_counts, facts.hits
+    groups = repeat_groups(texts, config.repeats, facts.caption_keys)
     search = config.repeats.title_search_blocks
-    candidate = [
-        i < search and hits[i] is None and keys[i] not in chrome_keys and is_headline_like(texts[i], config.repeats.title_max_words)
-        for i in range(n)
-    ]
+    candidate = [i < search and hits[i] is None and keys[i] not in chrome_keys and facts.title_like[i] for i in range(n)]
     decisions: list[_Decision | None] = [None] * n
     out = CleanedDocument()
 
@@ -200,10 +269,10 @@ def clean_document(
             decisions[last] = _Decision("byline")
             out.byline, out.byline_position = texts[last], last
 
-    for block, decision in zip(blocks, decisions, strict=True):
+    for block, decision, heading_like in zip(blocks, decisions, facts.heading_like, strict=True):
         action = decision.action if decision else "keep"
         if action == "keep":
-            role = ROLE_HEADING if is_headline_like(block.text, config.heading_max_words) else ROLE_BODY
+            role = ROLE_HEADING if heading_like else ROLE_BODY
             out.kept.append(Kept(block.position, block.text, role))
         elif action == "remove":
             assert decision is not None

@@ -20,6 +20,9 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow.compute as pc
+
+from transforms.bulk import Texts
 
 STATE_KEPT, STATE_REMOVED, STATE_META = 0, 1, 2
 REASON_CONTENT = "content:boilerplate"
@@ -74,29 +77,33 @@ class ContentModel:
             raise ValueError("fallback_ratio must be in [0.0, 1.0]")
 
 
-def _text_features(texts: Sequence[str]) -> dict[str, npt.NDArray[np.float64]]:
+_TEXT_FEATURES = (
+    "n_words",
+    "n_chars",
+    "word_len",
+    "sentence_end",
+    "ends_colon",
+    "cap_ratio",
+    "stop_ratio",
+    "digit_ratio",
+    "symbol_ratio",
+    "has_url",
+    "has_time",
+    "has_date",
+    "first_person",
+    "n_sentences",
+    "starts_lower",
+    "all_caps",
+)
+_N_SENTENCES = r"[.!?](?:\s|$)"
+# Whole words of STOPWORDS, longest first (only ASCII ones: other texts go to Python, see transforms.bulk).
+_STOPWORD = r"\b(?:" + "|".join(sorted((w for w in STOPWORDS if w.isascii()), key=lambda w: (-len(w), w))) + r")\b"
+
+
+def text_features_one_by_one(texts: Sequence[str]) -> dict[str, npt.NDArray[np.float64]]:
+    """The text features, text by text: the definition `_text_features` must agree with."""
     n = len(texts)
-    cols = {
-        k: np.zeros(n)
-        for k in (
-            "n_words",
-            "n_chars",
-            "word_len",
-            "sentence_end",
-            "ends_colon",
-            "cap_ratio",
-            "stop_ratio",
-            "digit_ratio",
-            "symbol_ratio",
-            "has_url",
-            "has_time",
-            "has_date",
-            "first_person",
-            "n_sentences",
-            "starts_lower",
-            "all_caps",
-        )
-    }
+    cols = {k: np.zeros(n) for k in _TEXT_FEATURES}
     for i, text in enumerate(texts):
         words = _WORD.findall(text)
         nw = len(words)
@@ -116,10 +123,46 @@ def _text_features(texts: Sequence[str]) -> dict[str, npt.NDArray[np.float64]]:
         cols["has_time"][i] = bool(_TIME.search(text))
         cols["has_date"][i] = bool(_DATE.search(text))
         cols["first_person"][i] = len(_FIRST_PERSON.findall(text)) / max(nw, 1)
-        cols["n_sentences"][i] = len(re.findall(r"[.!?](?:\s|$)", text))
+        cols["n_sentences"][i] = len(re.findall(_N_SENTENCES, text))
         cols["starts_lower"][i] = text[:1].islower()
         cols["all_caps"][i] = text.isupper()
     return cols
+
+
+def _text_features(texts: Sequence[str]) -> dict[str, npt.NDArray[np.float64]]:
+    """The text features of all texts at once: RE2 for plain texts, `text_features_one_by_one` for the rest."""
+    bulk = Texts.of(texts)
+    nw = bulk.count(_WORD.pattern).astype(np.float64)
+    nc = bulk.lengths().astype(np.float64)
+    per_word = np.maximum(nw, 1)
+    per_char = np.maximum(nc, 1)
+    cols = {
+        "n_words": nw,
+        "n_chars": nc,
+        "word_len": bulk.count(r"\w") / per_word,
+        "sentence_end": bulk.search(_SENTENCE_END.pattern),
+        "ends_colon": pc.ends_with(bulk.array, ":").to_numpy(zero_copy_only=False),
+        "cap_ratio": bulk.count(r"\b[A-Z]\w*") / per_word,
+        "stop_ratio": bulk.count(_STOPWORD, ignore_case=True) / per_word,
+        "digit_ratio": bulk.count(_DIGIT.pattern) / per_char,
+        "symbol_ratio": bulk.count(_SYMBOLS.pattern) / per_char,
+        "has_url": bulk.search(_URL.pattern, ignore_case=True),
+        "has_time": bulk.search(_TIME.pattern, ignore_case=True),
+        "has_date": bulk.search(_DATE.pattern, ignore_case=True),
+        "first_person": bulk.count(_FIRST_PERSON.pattern, ignore_case=True) / per_word,
+        "n_sentences": bulk.count(_N_SENTENCES),
+        "starts_lower": bulk.search(r"^[a-z]"),
+        "all_caps": bulk.search(r"[A-Z]") & ~bulk.search(r"[a-z]"),
+    }
+    out = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
+    # The counts and searches above are exact for every text; these per-word and case features are
+    # exact for plain texts only, so the others are computed one by one.
+    if len(bulk.python_rows):
+        rows = bulk.python_rows
+        exact = text_features_one_by_one(bulk.python_texts())
+        for k in out:
+            out[k][rows] = exact[k]
+    return out
 
 
 def _main_run(n_words: npt.NDArray[np.float64], prose: npt.NDArray[np.bool_], removed: npt.NDArray[np.bool_]) -> tuple[int, int]:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from transforms.rules import CREDIT_TAIL
 
 _WORDS = re.compile(r"\w+")
-_HEADLINE_END = re.compile(r"[.,;:]$|[.,;:][\"'’”)\]]$")
-_LETTER = re.compile(r"[^\W\d_]")
+HEADLINE_END = re.compile(r"[.,;:]$|[.,;:][\"'’”)\]]$")
+LETTER = re.compile(r"[^\W\d_]")
 
 
 @dataclass(frozen=True)
@@ -49,16 +49,22 @@ def split_credit_tail(text: str) -> tuple[str, str | None]:
 def is_headline_like(text: str, max_words: int) -> bool:
     """Short, has letters, and does not end like a sentence or a clause."""
     n_words = len(text.split())
-    return 1 <= n_words <= max_words and bool(_LETTER.search(text)) and not _HEADLINE_END.search(text)
+    return 1 <= n_words <= max_words and bool(LETTER.search(text)) and not HEADLINE_END.search(text)
 
 
-def repeat_groups(texts: Sequence[str], config: RepeatConfig) -> list[int]:
+def caption_key(text: str) -> str:
+    """The repeat key of a block without its trailing credit."""
+    return repeat_key(split_credit_tail(text)[0])
+
+
+def repeat_groups(texts: Sequence[str], config: RepeatConfig, caption_keys: Sequence[str] | None = None) -> list[int]:
     """For each block, the index of the first block it repeats (itself when it is no repeat).
 
     Copies are equal keys after cutting a trailing credit, or one key a prefix of the other when the
     shorter is long enough and covers most of the longer (a caption with text appended).
+    `caption_keys` (`caption_key` of each text) may be given when already known.
     """
-    keys = [repeat_key(split_credit_tail(t)[0]) for t in texts]
+    keys = [caption_key(t) for t in texts] if caption_keys is None else caption_keys
     parent = list(range(len(texts)))
 
     def find(i: int) -> int:

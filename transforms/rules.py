@@ -10,7 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
 import regex
+
+from transforms.bulk import Texts
 
 ROLE_CHROME = "chrome"
 ROLE_CREDIT = "credit"
@@ -221,6 +225,29 @@ class RuleSet:
                 return RuleMatch(rule, found.group(0))
         return None
 
+    def match_all(self, texts: Sequence[str], n_words: npt.NDArray[np.int64]) -> list[RuleMatch | None]:
+        """`match` for every text; the default rules search all texts at once (see transforms.bulk)."""
+        out: list[RuleMatch | None] = [None] * len(texts)
+        n_words = np.asarray(n_words, dtype=np.int64)
+        short = np.flatnonzero(n_words <= self._max_words)
+        candidates = Texts.of([texts[i] for i in short.tolist()])
+        undecided = np.ones(len(short), dtype=bool)
+        for rule, pattern, timeout in self._compiled:
+            rows = np.flatnonzero(undecided & (n_words[short] <= rule.max_words))
+            if not len(rows):
+                continue
+            if timeout is None:
+                hit = rows[candidates.take(rows).search(rule.pattern, rule.ignore_case, pattern)]
+            else:
+                hit = np.array([r for r in rows.tolist() if _search(pattern, texts[short[r]], timeout)], dtype=np.int64)
+            for r in hit.tolist():
+                text = texts[short[r]]
+                found = pattern.search(text, timeout=timeout) if timeout is None else _found(pattern, text, timeout)
+                if found:
+                    out[short[r]] = RuleMatch(rule, found.group(0))
+                    undecided[r] = False
+        return out
+
     def validation_patterns(self) -> list[str]:
         """Each chrome rule as one `re` pattern that also enforces its word limit, for output checks.
 
@@ -234,6 +261,17 @@ class RuleSet:
             flags = "(?i)" if r.ignore_case else ""
             out.append(rf"{flags}^(?=(?:\S+\s+){{0,{r.max_words - 1}}}\S+\s*$).*?(?:{r.pattern})")
         return out
+
+
+def _found(pattern: regex.Pattern[str], text: str, timeout: float) -> regex.Match[str] | None:
+    try:
+        return pattern.search(text, timeout=timeout)
+    except TimeoutError:
+        return None
+
+
+def _search(pattern: regex.Pattern[str], text: str, timeout: float) -> bool:
+    return _found(pattern, text, timeout) is not None
 
 
 def looks_unsafe(pattern: str) -> bool:

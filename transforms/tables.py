@@ -12,9 +12,9 @@ import pandas as pd
 import pyarrow as pa
 
 from transforms.blocks import Block, split_blocks
-from transforms.clean import CleanConfig, CleanedDocument, clean_document
+from transforms.bulk import Texts
+from transforms.clean import CleanConfig, CleanedDocument, block_facts, clean_document
 from transforms.content import REASON_CONTENT, STATE_KEPT, STATE_META, STATE_REMOVED, ContentModel, block_features, keep_decisions
-from transforms.repeats import repeat_key
 from transforms.schema import DOCUMENTS, PARAGRAPHS, REJECTED, REMOVED
 from transforms.sitechrome import SiteStats
 
@@ -33,8 +33,9 @@ def blocks_table(docs: pd.DataFrame) -> pd.DataFrame:
             rows["text"].append(block.text)
     out = pd.DataFrame(rows).sort_values(["doc_id", "position"], kind="stable").reset_index(drop=True)
     out["position"] = out["position"].astype("int32")
-    out["key"] = [repeat_key(t) for t in out["text"]]
-    out["n_words"] = [len(t.split()) for t in out["text"]]
+    texts = Texts.of(out["text"].tolist())
+    out["key"] = texts.words_joined()  # repeat_key
+    out["n_words"] = texts.count(r"\S+")  # len(text.split())
     return out
 
 
@@ -48,19 +49,25 @@ class CleanedCorpus:
 
 
 def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, config: CleanConfig) -> CleanedCorpus:
-    """Run the in-document cleaner over every document."""
+    """Run the in-document cleaner over every document (`blocks` sorted by doc_id, position)."""
     doc_rows: list[dict[str, object]] = []
     kept_rows: list[tuple[str, int, str, str]] = []
     removed_rows: list[tuple[str, int, str, str, str | None]] = []
-    by_doc: dict[str, list[Block]] = {}
-    for doc_id, position, text in zip(blocks["doc_id"].tolist(), blocks["position"].tolist(), blocks["text"].tolist(), strict=True):
-        by_doc.setdefault(doc_id, []).append(Block(int(position), text))
+    texts: list[str] = blocks["text"].tolist()
+    positions: list[int] = blocks["position"].tolist()
+    facts = block_facts(texts, config)
+    block_doc_ids = blocks["doc_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, block_doc_ids[1:] != block_doc_ids[:-1]]) if len(blocks) else np.zeros(0, dtype=np.int64)
+    span = dict(zip(block_doc_ids[starts].tolist(), zip(starts.tolist(), [*starts[1:].tolist(), len(blocks)], strict=True), strict=True))
+    if len(span) != len(starts):
+        raise ValueError("blocks must be sorted by doc_id")
     records: list[dict[str, object]] = docs.to_dict("records")  # type: ignore[assignment]
     for doc in records:
         doc_id, source, title = str(doc["doc_id"]), str(doc["source"]), doc["title"]
-        doc_blocks = by_doc.get(doc_id, [])
+        start, stop = span.get(doc_id, (0, 0))
+        doc_blocks = [Block(positions[i], texts[i]) for i in range(start, stop)]
         given = title if isinstance(title, str) and title.strip() else None
-        result = clean_document(doc_blocks, config, stats.chrome.get(source, frozenset()), given)
+        result = clean_document(doc_blocks, config, stats.chrome.get(source, frozenset()), given, facts.slice(start, stop))
         doc_rows.append(_document_row(doc, result, len(doc_blocks)))
         kept_rows.extend((doc_id, k.position, k.text, k.role) for k in result.kept)
         removed_rows.extend((doc_id, r.position, r.text, r.reason, r.matched) for r in result.removed)

@@ -1,0 +1,135 @@
+"""RE2 over many texts at once must give exactly Python's answers, text by text."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from transforms import content
+from transforms.bulk import NOT_PLAIN, Texts
+from transforms.clean import CleanConfig, _facts_of_one, block_facts
+from transforms.repeats import HEADLINE_END, LETTER, repeat_key
+from transforms.rules import CREDIT_TAIL, DEFAULT_RULES, RuleSet
+
+# Words the patterns look for, so that random texts hit them often; the rest is noise around them.
+VOCABULARY = [
+    *"by By BY share Share home Home you are here sign up for our newsletter subscribe join the conversation".split(),
+    *"Photo photo AP Reuters Getty Images AFP / > » › | © (c) Copyright all rights reserved comments Comments (3)".split(),
+    *"related stories read more follow us on twitter tags: menu search advertisement log in register via for".split(),
+    *"I'm I've i my me you your lol thanks thank the of and de la der não 12:30 3pm 9 am Jan 5 2024 01/02/2023".split(),
+    *"www. http:// .com .co.uk PREM OPEC Andre Agassi (US) NEW YORK naïve café Zürich ’ “ ” — … • € £ ½ ٣".split(),
+    *"Ⓐ Ⅻ K ſ İ ß \u00a0 \u2009 \x0b \x1c \x85 _ __init__ a_b A1 1st".split(),
+]
+SEPARATORS = ["", " ", " ", " ", "  ", "\t", ". ", ", ", ": ", "\n", " - ", " / "]
+word = st.one_of(st.sampled_from(VOCABULARY), st.text(alphabet=st.characters(codec="utf-8"), max_size=4))
+text = st.lists(st.tuples(word, st.sampled_from(SEPARATORS)), max_size=14).map(lambda parts: "".join(w + s for w, s in parts))
+texts = st.lists(text, min_size=1, max_size=25)
+
+SEARCHED = [
+    (content._SENTENCE_END.pattern, False),
+    (content._URL.pattern, True),
+    (content._TIME.pattern, True),
+    (content._DATE.pattern, True),
+    (r"^[a-z]", False),
+    (r"[A-Z]", False),
+    (r"[a-z]", False),
+    (LETTER.pattern, False),
+    (HEADLINE_END.pattern, False),
+    (CREDIT_TAIL.pattern, False),
+    *[(r.pattern, r.ignore_case) for r in DEFAULT_RULES],
+]
+COUNTED = [
+    (r"\w+", False),
+    (r"\w", False),
+    (r"\S+", False),
+    (r"\b[A-Z]\w*", False),
+    (content._STOPWORD, True),
+    (content._DIGIT.pattern, False),
+    (content._SYMBOLS.pattern, False),
+    (content._FIRST_PERSON.pattern, True),
+    (content._N_SENTENCES, False),
+]
+
+
+def test_plain_characters_mean_the_same_to_re2_and_python() -> None:
+    """Every code point RE2 calls plain is, to Python, no word character, digit or space, and has no case."""
+    chars = [chr(c) for c in range(0x80, sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
+    plain = ~pc.match_substring_regex(pa.array(chars, pa.large_string()), NOT_PLAIN).to_numpy(zero_copy_only=False)
+    wrong = [
+        c
+        for c, ok in zip(chars, plain, strict=True)
+        if ok and (re.match(r"[\w\s\d]", c) or c.lower() != c or c.upper() != c or c.casefold() != c or c.isupper() or c.islower())
+    ]
+    assert wrong == []
+    assert Texts.of(["plain text, ‘quoted’ — €5 • ok\t", "café", "a\nb", "Ⓐ", "a\u00a0b"]).python_rows.tolist() == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(("pattern", "ignore_case"), SEARCHED)
+@settings(max_examples=40, deadline=None)
+@given(texts=texts)
+def test_search_equals_python(pattern: str, ignore_case: bool, texts: list[str]) -> None:
+    compiled = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+    assert Texts.of(texts).search(pattern, ignore_case).tolist() == [compiled.search(t) is not None for t in texts]
+
+
+@pytest.mark.parametrize(("pattern", "ignore_case"), COUNTED)
+@settings(max_examples=40, deadline=None)
+@given(texts=texts)
+def test_count_equals_python(pattern: str, ignore_case: bool, texts: list[str]) -> None:
+    compiled = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+    assert Texts.of(texts).count(pattern, ignore_case).tolist() == [len(compiled.findall(t)) for t in texts]
+
+
+def test_a_count_that_looks_behind_its_start_is_wrong_in_re2() -> None:
+    """Why count patterns are checked: RE2 restarts after each match as if the text began there."""
+    assert pc.count_substring_regex(pa.array(["PREM"]), r"\b[A-Z]").to_pylist() == [4]
+    assert Texts.of(["PREM"]).count(r"\b[A-Z]\w*").tolist() == [1]
+
+
+@settings(max_examples=80, deadline=None)
+@given(texts=texts)
+def test_words_and_word_counts_equal_python(texts: list[str]) -> None:
+    bulk = Texts.of(texts)
+    assert bulk.words_joined() == [repeat_key(t) for t in texts]
+    assert bulk.count(r"\S+").tolist() == [len(t.split()) for t in texts]
+    assert bulk.lengths().tolist() == [len(t) for t in texts]
+
+
+@settings(max_examples=80, deadline=None)
+@given(texts=texts)
+def test_take_keeps_the_python_rows(texts: list[str]) -> None:
+    bulk = Texts.of(texts)
+    rows = np.arange(len(texts))[::-2]
+    taken = bulk.take(rows)
+    assert taken.array.to_pylist() == [texts[i] for i in rows]
+    assert taken.python_rows.tolist() == Texts.of([texts[i] for i in rows]).python_rows.tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(texts=texts)
+def test_text_features_equal_one_by_one(texts: list[str]) -> None:
+    fast, slow = content._text_features(texts), content.text_features_one_by_one(texts)
+    for name in slow:
+        np.testing.assert_allclose(fast[name], slow[name], err_msg=name)
+
+
+@settings(max_examples=80, deadline=None)
+@given(texts=texts)
+def test_rule_matches_equal_one_by_one(texts: list[str]) -> None:
+    rules = RuleSet()
+    n_words = np.array([len(t.split()) for t in texts])
+    assert rules.match_all(texts, n_words) == [rules.match(t, n) for t, n in zip(texts, n_words.tolist(), strict=True)]
+
+
+@settings(max_examples=80, deadline=None)
+@given(texts=texts)
+def test_block_facts_equal_one_by_one(texts: list[str]) -> None:
+    config = CleanConfig()
+    assert block_facts(texts, config) == _facts_of_one(texts, config)

@@ -1,0 +1,104 @@
+"""Regex work over many texts at once, with exactly Python's answers.
+
+A Python loop over half a million blocks costs seconds per pattern; RE2 (through pyarrow) runs one
+pattern over all of them in milliseconds. The two engines agree only where RE2's ASCII classes
+(\\w \\d \\s \\b) and case folding mean what Python's Unicode ones mean: on text made of printable
+ASCII, tabs, and punctuation or symbols that have no case. Such texts ("plain", 99.5% of the
+corpus's blocks) go to RE2; the others go to Python's `re` with the same pattern. Only patterns
+written in this package go through here (each is tested against `re` on arbitrary text); users'
+rules keep Python's engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# A character outside the plain set: not printable ASCII or tab, not punctuation or a symbol, or one
+# of the few symbols that Python treats as cased or as part of an identifier (circled letters, ...).
+# tests/transforms/test_bulk.py checks every code point against Python's own view.
+NOT_PLAIN = (
+    r"[^\t\x20-\x7e\p{P}\p{S}]"
+    r"|[\x{2118}\x{212e}\x{24b6}-\x{24e9}\x{1f130}-\x{1f149}\x{1f150}-\x{1f169}\x{1f170}-\x{1f189}]"
+)
+
+
+class Searcher(Protocol):
+    """A compiled pattern of `re` or `regex`."""
+
+    def search(self, string: str, /) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Texts:
+    """Texts as one Arrow array, and the rows that need Python's engine."""
+
+    array: pa.LargeStringArray
+    python_rows: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> Texts:
+        array = texts if isinstance(texts, pa.Array | pa.ChunkedArray) else pa.array(texts, pa.large_string())
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        array = array.cast(pa.large_string())
+        not_plain = pc.match_substring_regex(array, NOT_PLAIN).to_numpy(zero_copy_only=False)
+        return cls(array, np.flatnonzero(not_plain))
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def take(self, rows: npt.NDArray[np.int64]) -> Texts:
+        """The texts at `rows`, in that order."""
+        position = np.full(len(self.array), -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        moved = position[self.python_rows]
+        return Texts(self.array.take(pa.array(rows, pa.int64())), np.sort(moved[moved >= 0]))
+
+    def python_texts(self) -> list[str]:
+        return self.array.take(pa.array(self.python_rows, pa.int64())).to_pylist()  # type: ignore[no-any-return]
+
+    def search(self, pattern: str, ignore_case: bool = False, python: Searcher | None = None) -> npt.NDArray[np.bool_]:
+        """For each text, whether `pattern` is found in it (Python's `re.search`, or `python.search` when given)."""
+        found = pc.match_substring_regex(self.array, pattern, ignore_case=ignore_case).to_numpy(zero_copy_only=False).copy()
+        if len(self.python_rows):
+            compiled = python or re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+            found[self.python_rows] = [compiled.search(t) is not None for t in self.python_texts()]
+        return found  # type: ignore[no-any-return]
+
+    def count(self, pattern: str, ignore_case: bool = False) -> npt.NDArray[np.int64]:
+        """How many matches `re.findall` finds in each text.
+
+        RE2 counts by searching again from the end of each match as if the text began there, so a
+        pattern must not look behind its start (`\\b[A-Z]` counts every capital of "PREM"; `\\b[A-Z]\\w*` is
+        right) and must not match empty text. tests/transforms/test_bulk.py checks each pattern used.
+        """
+        found = pc.count_substring_regex(self.array, pattern, ignore_case=ignore_case)
+        counts: npt.NDArray[np.int64] = found.to_numpy(zero_copy_only=False).astype(np.int64)
+        if len(self.python_rows):
+            compiled = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+            counts[self.python_rows] = [len(compiled.findall(t)) for t in self.python_texts()]
+        return counts
+
+    def lengths(self) -> npt.NDArray[np.int64]:
+        """Length of each text in characters, as `len`."""
+        return pc.utf8_length(self.array).to_numpy(zero_copy_only=False).astype(np.int64)  # type: ignore[no-any-return]
+
+    def words_joined(self) -> list[str]:
+        """Each text casefolded, its `\\w+` words joined by one space (`" ".join(re.findall(r"\\w+", t.casefold()))`)."""
+        lowered = pc.utf8_lower(self.array)
+        spaced = pc.replace_substring_regex(lowered, r"[^0-9a-z_]+", " ")
+        out: list[str] = pc.utf8_trim(spaced, " ").to_pylist()
+        for row, text in zip(self.python_rows.tolist(), self.python_texts(), strict=True):
+            out[row] = " ".join(_WORD.findall(text.casefold()))
+        return out
+
+
+_WORD = re.compile(r"\w+")

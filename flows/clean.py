@@ -16,6 +16,7 @@ from prefect.futures import PrefectFuture, wait
 
 from flows import io, parts, tasks
 from flows.config import make_settings, settings_fingerprint
+from transforms.rules import ROLE_CHROME
 
 DEFAULT_PARTITION_MB = 16.0
 
@@ -59,8 +60,8 @@ def clean_flow(
             cleaned = _results([tasks.clean_partition.submit(work, i, settings, previous, plan.affected) for i in each])
             clusters = tasks.cluster_paragraphs(work, count, settings)
             duplicates = tasks.find_duplicate_documents(work, count, settings)
-            patterns = settings.clean.rules.validation_patterns()
-            checked = _results([tasks.finish_partition.submit(work, i, patterns, plan.partition_docs[i]) for i in each])
+            chrome_rules = settings.clean.rules.records(ROLE_CHROME)
+            checked = _results([tasks.finish_partition.submit(work, i, chrome_rules, plan.partition_docs[i]) for i in each])
             results = tasks.combine_validations(checked, tasks.validate_inputs(read_plan.files, plan.ids, plan.rejected))
             manifest = {
                 "raw": str(settings.raw),

@@ -430,7 +430,7 @@ def find_duplicate_documents(work: Path, count: int, settings: Settings) -> int:
 
 
 @stage("validate partition")
-def finish_partition(work: Path, index: int, chrome_patterns: list[str], documents_in: int) -> list[validation.TableValidation]:
+def finish_partition(work: Path, index: int, chrome_rules: list[dict[str, object]], documents_in: int) -> list[validation.TableValidation]:
     """The partition's output rows in their schema, validated by the GX suites before anything is published."""
     folder = work / f"p{index:05d}"
     documents = parts.read_frame(folder / "documents.parquet")
@@ -446,7 +446,7 @@ def finish_partition(work: Path, index: int, chrome_patterns: list[str], documen
         "removed": removed,
         "conservation": tables.conservation(blocks, documents, paragraphs, removed),
     }
-    results = validation.validate_tables(frames, {"chrome_patterns": chrome_patterns, "documents_in": documents_in})
+    results = validation.validate_tables(frames, {"chrome_rules": chrome_rules, "documents_in": documents_in})
     pq.write_table(tables.documents_table(documents), folder / "final_documents.parquet")
     pq.write_table(tables.paragraphs_table(paragraphs), folder / "final_paragraphs.parquet")
     pq.write_table(tables.removed_table(removed), folder / "final_removed.parquet")

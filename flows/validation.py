@@ -47,6 +47,8 @@ def validate_tables(frames: dict[str, pd.DataFrame], parameters: dict[str, Any],
     import great_expectations as gx  # GX takes seconds to import: only load it where it is used.
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    import flows.gx_rules  # noqa: F401  (registers expect_column_values_to_not_match_rules)
+
     context = gx.get_context(mode="ephemeral")
     # Progress bars would flood the Prefect task logs with carriage-return noise.
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)

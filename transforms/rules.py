@@ -248,19 +248,13 @@ class RuleSet:
                     undecided[r] = False
         return out
 
-    def validation_patterns(self) -> list[str]:
-        """Each chrome rule as one `re` pattern that also enforces its word limit, for output checks.
-
-        `^(?=...)` admits only texts of at most max_words words; `.*?(?:p)` then finds p anywhere,
-        as `search` would (its own ^ and $ still anchor to the text's ends).
-        """
-        out = []
-        for r in self.rules:
-            if r.role != ROLE_CHROME:
-                continue
-            flags = "(?i)" if r.ignore_case else ""
-            out.append(rf"{flags}^(?=(?:\S+\s+){{0,{r.max_words - 1}}}\S+\s*$).*?(?:{r.pattern})")
-        return out
+    def records(self, role: str) -> list[dict[str, object]]:
+        """The rules of one role as records (the rules-file format), for passing to the output checks."""
+        return [
+            {"name": r.name, "role": r.role, "pattern": r.pattern, "max_words": r.max_words, "ignore_case": r.ignore_case}
+            for r in self.rules
+            if r.role == role
+        ]
 
 
 def _found(pattern: regex.Pattern[str], text: str, timeout: float) -> regex.Match[str] | None:

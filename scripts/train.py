@@ -26,7 +26,7 @@ from sklearn.model_selection import GroupKFold
 from flows import io
 from transforms import dedup, sitechrome, tables
 from transforms.clean import CleanConfig
-from transforms.content import ContentModel, keep_decisions
+from transforms.content import keep_from_scores
 from transforms.repeats import repeat_key
 
 SETS = ("dev_cleanportaleval", "dev_dragnet", "dev_scrapinghub_aeb")
@@ -107,19 +107,6 @@ def fit(x: pd.DataFrame, y: np.ndarray, w: np.ndarray) -> lgb.Booster:
     return lgb.train(PARAMS, lgb.Dataset(x.to_numpy(), label=y, weight=w, feature_name=list(x.columns)), num_boost_round=ROUNDS)
 
 
-class _Fixed:
-    """Scores already computed (out of fold), in the shape keep_decisions asks for."""
-
-    def __init__(self, scores: np.ndarray, names: list[str]) -> None:
-        self.scores, self.names = scores, names
-
-    def predict(self, data: object) -> np.ndarray:
-        return self.scores
-
-    def feature_name(self) -> list[str]:
-        return self.names
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
@@ -156,8 +143,7 @@ def main() -> int:
     sweep: dict[str, dict[str, float]] = {}
     best: tuple[float, float, dict[str, float]] = (-1.0, 0.5, {})
     for t in np.arange(0.2, 0.61, 0.05):
-        model = ContentModel(_Fixed(oof, list(x.columns)), threshold=float(t), fallback_ratio=FALLBACK)
-        keep, _ = keep_decisions(model, x, doc_ids, kept)
+        keep = keep_from_scores(oof, doc_ids, kept, float(t), FALLBACK)
         scores = page_scores(frame, keep, set_dirs)
         sweep[f"{t:.2f}"] = scores
         mean = float(np.mean(list(scores.values())))

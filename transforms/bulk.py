@@ -87,6 +87,16 @@ class Texts:
             counts[self.python_rows] = [len(compiled.findall(t)) for t in self.python_texts()]
         return counts
 
+    def lengths_without(self, pattern: str) -> npt.NDArray[np.int64]:
+        """Length of each text once every match of `pattern` is removed (`len(re.sub(pattern, "", t))`)."""
+        # Counting one-character matches with count_substring_regex costs 4x more (a restart per match).
+        kept = pc.replace_substring_regex(self.array, pattern, "")
+        out: npt.NDArray[np.int64] = pc.utf8_length(kept).to_numpy(zero_copy_only=False).astype(np.int64)
+        if len(self.python_rows):
+            compiled = re.compile(pattern)
+            out[self.python_rows] = [len(compiled.sub("", t)) for t in self.python_texts()]
+        return out
+
     def lengths(self) -> npt.NDArray[np.int64]:
         """Length of each text in characters, as `len`."""
         return pc.utf8_length(self.array).to_numpy(zero_copy_only=False).astype(np.int64)  # type: ignore[no-any-return]

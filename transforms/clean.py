@@ -10,6 +10,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from transforms.blocks import Block
 from transforms.bulk import Texts
@@ -113,11 +114,16 @@ class BlockFacts:
         )
 
 
-def block_facts(texts: Sequence[str], config: CleanConfig) -> BlockFacts:
-    """`BlockFacts` of many blocks, each regex run over all of them at once (see transforms.bulk)."""
+def block_facts(
+    texts: Sequence[str], config: CleanConfig, keys: list[str] | None = None, n_words: npt.NDArray[np.int64] | None = None
+) -> BlockFacts:
+    """`BlockFacts` of many blocks, each regex run over all of them at once (see transforms.bulk).
+
+    `keys` (repeat_key) and `n_words` (len(text.split())) may be passed when already known.
+    """
     bulk = Texts.of(texts)
-    keys = bulk.words_joined()
-    n_words = bulk.count(r"\S+")
+    keys = bulk.words_joined() if keys is None else keys
+    n_words = bulk.count(r"\S+") if n_words is None else np.asarray(n_words, dtype=np.int64)
     has_tail = bulk.search(CREDIT_TAIL.pattern, python=CREDIT_TAIL)
     caption_keys = list(keys)
     for i in np.flatnonzero(has_tail).tolist():

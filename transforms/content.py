@@ -139,7 +139,7 @@ def _text_features(texts: Sequence[str]) -> dict[str, npt.NDArray[np.float64]]:
     cols = {
         "n_words": nw,
         "n_chars": nc,
-        "word_len": bulk.count(r"\w") / per_word,
+        "word_len": bulk.lengths_without(r"\W+") / per_word,
         "sentence_end": bulk.search(_SENTENCE_END.pattern),
         "ends_colon": pc.ends_with(bulk.array, ":").to_numpy(zero_copy_only=False),
         "cap_ratio": bulk.count(r"\b[A-Z]\w*") / per_word,
@@ -298,15 +298,26 @@ def check_features(model: ContentModel, features: pd.DataFrame) -> None:
 def keep_decisions(
     model: ContentModel, features: pd.DataFrame, doc_ids: npt.NDArray[Any], kept: npt.NDArray[np.bool_]
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
-    """Which blocks to keep, and each block's score; only blocks `kept` so far can be kept."""
+    """Which blocks to keep, and each kept block's score (0 for the others); only blocks `kept` so far can be kept."""
     if features.empty:
         return np.zeros(0, dtype=bool), np.zeros(0)
     check_features(model, features)
-    score = np.asarray(model.classifier.predict(features.to_numpy()), dtype=np.float64)
-    keep = kept & (score >= model.threshold)
+    # Only blocks still kept are scored; the others' features still feed their neighbours'.
+    score = np.zeros(len(features))
+    rows = np.flatnonzero(kept)
+    if len(rows):
+        score[rows] = np.asarray(model.classifier.predict(features.to_numpy()[rows]), dtype=np.float64)
+    return keep_from_scores(score, doc_ids, kept, model.threshold, model.fallback_ratio), score
+
+
+def keep_from_scores(
+    score: npt.NDArray[np.float64], doc_ids: npt.NDArray[Any], kept: npt.NDArray[np.bool_], threshold: float, fallback_ratio: float
+) -> npt.NDArray[np.bool_]:
+    """Kept blocks scoring at least `threshold`; on a page where none does, those within `fallback_ratio` of its best."""
+    keep = kept & (score >= threshold)
     page = pd.factorize(doc_ids)[0]
     best = pd.Series(np.where(kept, score, -1.0)).groupby(page, sort=False).transform("max").to_numpy()
     any_kept = pd.Series(keep).groupby(page, sort=False).transform("any").to_numpy()
     # A page where nothing passes keeps its best blocks: an empty article is never the right answer.
-    keep |= kept & ~any_kept & (score >= model.fallback_ratio * best)
-    return keep, score
+    out: npt.NDArray[np.bool_] = keep | (kept & ~any_kept & (score >= fallback_ratio * best))
+    return out

@@ -108,7 +108,7 @@ def stats_for_sources(lines: pd.DataFrame, sizes: pd.DataFrame, sources: set[str
     """The SiteStats the cleaner needs for some sources, from merged counts."""
     mine = lines[lines["source"].isin(sources)]
     return SiteStats(
-        line_documents={(str(s), str(k)): int(c) for s, k, c in zip(mine["source"], mine["key"], mine["documents"], strict=True)},
+        line_documents=dict(zip(zip(mine["source"].tolist(), mine["key"].tolist(), strict=True), mine["documents"].tolist(), strict=True)),
         source_documents={str(s): int(c) for s, c in zip(sizes["source"], sizes["documents"], strict=True) if s in sources},
         chrome={str(src): frozenset(map(str, grp["key"])) for src, grp in mine[mine["chrome"]].groupby("source", sort=True)},
     )

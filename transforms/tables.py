@@ -55,7 +55,7 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, 
     removed_rows: list[tuple[str, int, str, str, str | None]] = []
     texts: list[str] = blocks["text"].tolist()
     positions: list[int] = blocks["position"].tolist()
-    facts = block_facts(texts, config)
+    facts = block_facts(texts, config, blocks["key"].tolist(), blocks["n_words"].to_numpy())
     block_doc_ids = blocks["doc_id"].to_numpy()
     starts = np.flatnonzero(np.r_[True, block_doc_ids[1:] != block_doc_ids[:-1]]) if len(blocks) else np.zeros(0, dtype=np.int64)
     span = dict(zip(block_doc_ids[starts].tolist(), zip(starts.tolist(), [*starts[1:].tolist(), len(blocks)], strict=True), strict=True))

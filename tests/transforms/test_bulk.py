@@ -100,6 +100,7 @@ def test_words_and_word_counts_equal_python(texts: list[str]) -> None:
     assert bulk.words_joined() == [repeat_key(t) for t in texts]
     assert bulk.count(r"\S+").tolist() == [len(t.split()) for t in texts]
     assert bulk.lengths().tolist() == [len(t) for t in texts]
+    assert bulk.lengths_without(r"\W+").tolist() == [len(re.sub(r"\W+", "", t)) for t in texts]
 
 
 @settings(max_examples=80, deadline=None)

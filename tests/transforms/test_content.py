@@ -55,11 +55,15 @@ def test_features_are_deterministic_and_per_page() -> None:
 
 
 class _Scores:
-    def __init__(self, scores: list[float], names: list[str]) -> None:
-        self.scores, self.names = np.array(scores), names
+    """A model whose score for a block is looked up by the block's rel_pos feature (unique on the test page)."""
+
+    def __init__(self, scores: list[float], features: pd.DataFrame) -> None:
+        self.by_pos = dict(zip(features["rel_pos"].tolist(), scores, strict=True))
+        self.names = list(features.columns)
+        self.column = self.names.index("rel_pos")
 
     def predict(self, data: Any) -> Any:
-        return self.scores
+        return np.array([self.by_pos[v] for v in data[:, self.column]])
 
     def feature_name(self) -> list[str]:
         return self.names
@@ -70,22 +74,23 @@ def test_threshold_and_removed_blocks() -> None:
     scores = [0.1, 0.1, 0.9, 0.9, 0.8, 0.6, 0.9, 0.2, 0.1, 0.05]
     kept = np.ones(len(PAGE), dtype=bool)
     kept[6] = False  # removed by a rule earlier: never brought back
-    keep, score = keep_decisions(ContentModel(_Scores(scores, list(f.columns)), threshold=0.5), f, np.array(["s/a"] * len(PAGE)), kept)
+    keep, score = keep_decisions(ContentModel(_Scores(scores, f), threshold=0.5), f, np.array(["s/a"] * len(PAGE)), kept)
     assert keep.tolist() == [False, False, True, True, True, True, False, False, False, False]
-    assert score.tolist() == scores
+    assert score.tolist() == [s if k else 0.0 for s, k in zip(scores, kept, strict=True)]  # only kept blocks are scored
 
 
 def test_a_page_never_ends_empty() -> None:
     f = _features()
     scores = [0.1, 0.1, 0.2, 0.3, 0.28, 0.05, 0.2, 0.01, 0.01, 0.01]
-    model = ContentModel(_Scores(scores, list(f.columns)), threshold=0.5, fallback_ratio=0.5)
+    model = ContentModel(_Scores(scores, f), threshold=0.5, fallback_ratio=0.5)
     keep, _ = keep_decisions(model, f, np.array(["s/a"] * len(PAGE)), np.ones(len(PAGE), dtype=bool))
     assert keep.tolist() == [False, False, True, True, True, False, True, False, False, False]
 
 
 def test_stale_model_is_a_clear_error() -> None:
     f = _features()
-    model = ContentModel(_Scores([0.5] * len(PAGE), ["n_words", "something_else"]))
+    model = ContentModel(_Scores([0.5] * len(PAGE), f))
+    model.classifier.names = ["n_words", "something_else"]  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="run `make train`"):
         check_features(model, f)
 
@@ -102,7 +107,7 @@ def test_shipped_model_matches_the_features_of_this_code() -> None:
 )
 def test_model_rejects_bad_values(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        ContentModel(_Scores([], []), **kwargs)
+        ContentModel(_Scores([0.5] * len(PAGE), _features()), **kwargs)
 
 
 def test_removed_state_is_a_feature() -> None:

@@ -147,6 +147,9 @@ class Plan:
     partition_docs: list[int] = field(default_factory=list)
 
 
+LOGGED_REJECTIONS = 20
+
+
 @stage("plan partitions")
 def plan_partitions(results: list[ReadResult], previous: io.PreviousRun | None, work: Path, partition_bytes: int) -> Plan:
     """Resolve duplicate ids, decide which sources to clean again, and cut the doc_ids into ranges of about partition_bytes."""
@@ -155,8 +158,16 @@ def plan_partitions(results: list[ReadResult], previous: io.PreviousRun | None, 
     read_rejections = pd.concat([r.rejections for r in results], ignore_index=True)
     ids, duplicates = io.resolve_duplicate_ids(inputs)
     rejected = pd.concat([read_rejections, duplicates], ignore_index=True)
-    for row in rejected.itertuples():
+    # Every rejection is in rejected.parquet; the log names the first few and counts the rest by reason.
+    for row in rejected.head(LOGGED_REJECTIONS).itertuples():
         log.warning("rejected %s: %s (%s)", row.input_path, row.reason, row.detail)
+    if len(rejected) > LOGGED_REJECTIONS:
+        by_reason = rejected["reason"].value_counts().sort_index()
+        log.warning(
+            "%d rejected inputs in all (%s); every one is listed in rejected.parquet",
+            len(rejected),
+            ", ".join(f"{n} {reason}" for reason, n in by_reason.items()),
+        )
     parts.write_frame(work / "accepted.parquet", ids[["doc_id", "input_path"]])
     affected: set[str] | None
     if previous is None:

@@ -397,7 +397,7 @@ def main() -> int:
     print(f"[{time.perf_counter() - started:.0f} s]")
     if not args.skip_end_to_end:
         with tempfile.TemporaryDirectory(prefix="newsclean-bench-") as tmp:
-            report["end_to_end"] = e = bench_end_to_end(args.shared, Path(tmp))
+            report["end_to_end"] = e = bench_end_to_end(args.shared.resolve(), Path(tmp))
         print(
             f"\nend to end: {e['raw_MB']:.1f} MB in {e['wall_seconds']:.1f} s; start-up {e['startup_seconds']:.1f} s;"
             f" {e['MB_per_s_after_startup']:.2f} MB/s after start-up"

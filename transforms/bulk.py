@@ -4,7 +4,8 @@ A Python loop over half a million blocks costs seconds per pattern; RE2 (through
 pattern over all of them in milliseconds. The two engines agree only where RE2's ASCII classes
 (\\w \\d \\s \\b) and case folding mean what Python's Unicode ones mean: on text made of printable
 ASCII, tabs, and punctuation or symbols that have no case. Such texts ("plain", 99.5% of the
-corpus's blocks) go to RE2; the others go to Python's `re` with the same pattern. Only patterns
+corpus's blocks) go to RE2; the others go to Python's `re` with the same pattern (or to the
+compiled `regex` pattern a caller passes). Only patterns
 written in this package go through here (each is tested against `re` on arbitrary text); users'
 rules keep Python's engine.
 """
@@ -44,16 +45,10 @@ class Texts:
     python_rows: npt.NDArray[np.int64]
 
     @classmethod
-    def of(cls, texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> Texts:
-        array = texts if isinstance(texts, pa.Array | pa.ChunkedArray) else pa.array(texts, pa.large_string())
-        if isinstance(array, pa.ChunkedArray):
-            array = array.combine_chunks()
-        array = array.cast(pa.large_string())
+    def of(cls, texts: Sequence[str]) -> Texts:
+        array = pa.array(texts, pa.large_string())
         not_plain = pc.match_substring_regex(array, NOT_PLAIN).to_numpy(zero_copy_only=False)
         return cls(array, np.flatnonzero(not_plain))
-
-    def __len__(self) -> int:
-        return len(self.array)
 
     def take(self, rows: npt.NDArray[np.int64]) -> Texts:
         """The texts at `rows`, in that order."""

@@ -155,8 +155,8 @@ def _text_features(texts: Sequence[str]) -> dict[str, npt.NDArray[np.float64]]:
         "all_caps": bulk.search(r"[A-Z]") & ~bulk.search(r"[a-z]"),
     }
     out = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
-    # The counts and searches above are exact for every text; these per-word and case features are
-    # exact for plain texts only, so the others are computed one by one.
+    # For texts that are not plain, some columns above differ from the definition (stop words outside
+    # ASCII, str.isupper/islower against [A-Z]/[a-z]), so those rows are computed one by one.
     if len(bulk.python_rows):
         rows = bulk.python_rows
         exact = text_features_one_by_one(bulk.python_texts())

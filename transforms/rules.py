@@ -217,10 +217,7 @@ class RuleSet:
         for rule, pattern, timeout in self._compiled:
             if words > rule.max_words:
                 continue
-            try:
-                found = pattern.search(text, timeout=timeout)
-            except TimeoutError:
-                continue
+            found = _found(pattern, text, timeout)
             if found:
                 return RuleMatch(rule, found.group(0))
         return None
@@ -239,11 +236,10 @@ class RuleSet:
             if timeout is None:
                 hit = rows[candidates.take(rows).search(rule.pattern, rule.ignore_case, pattern)]
             else:
-                hit = np.array([r for r in rows.tolist() if _search(pattern, texts[short[r]], timeout)], dtype=np.int64)
+                hit = np.array([r for r in rows.tolist() if _found(pattern, texts[short[r]], timeout)], dtype=np.int64)
             for r in hit.tolist():
-                text = texts[short[r]]
-                found = pattern.search(text, timeout=timeout) if timeout is None else _found(pattern, text, timeout)
-                if found:
+                found = _found(pattern, texts[short[r]], timeout)
+                if found:  # a second search of a user's pattern can still time out
                     out[short[r]] = RuleMatch(rule, found.group(0))
                     undecided[r] = False
         return out
@@ -257,15 +253,12 @@ class RuleSet:
         ]
 
 
-def _found(pattern: regex.Pattern[str], text: str, timeout: float) -> regex.Match[str] | None:
+def _found(pattern: regex.Pattern[str], text: str, timeout: float | None) -> regex.Match[str] | None:
+    """The first match, or None when there is none or the search timed out."""
     try:
         return pattern.search(text, timeout=timeout)
     except TimeoutError:
         return None
-
-
-def _search(pattern: regex.Pattern[str], text: str, timeout: float) -> bool:
-    return _found(pattern, text, timeout) is not None
 
 
 def looks_unsafe(pattern: str) -> bool:

@@ -42,12 +42,18 @@ def _describe(expectation: dict[str, Any]) -> str:
     return f"{cfg.get('type')} {kwargs}{detail}"
 
 
-def validate_tables(frames: dict[str, pd.DataFrame], parameters: dict[str, Any], folder: Path | None = None) -> list[TableValidation]:
-    """Run each table's suite on its DataFrame; one TableValidation per table."""
-    import great_expectations as gx  # GX takes seconds to import: only load it where it is used.
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+def import_great_expectations() -> None:
+    """Import GX and register newsclean's expectation (seconds: the CLI does it while the Prefect server starts)."""
+    import great_expectations  # noqa: F401
 
     import flows.gx_rules  # noqa: F401  (registers expect_column_values_to_not_match_rules)
+
+
+def validate_tables(frames: dict[str, pd.DataFrame], parameters: dict[str, Any], folder: Path | None = None) -> list[TableValidation]:
+    """Run each table's suite on its DataFrame; one TableValidation per table."""
+    import_great_expectations()  # only where it is used: importing GX takes seconds
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     # Progress bars would flood the Prefect task logs with carriage-return noise.

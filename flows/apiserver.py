@@ -1,0 +1,127 @@
+"""A temporary Prefect API server for one `newsclean run`, started before the heavy imports.
+
+Without PREFECT_API_URL, Prefect starts a temporary server itself, but only when the flow is
+called: after the run has imported pandas, pyarrow and Prefect, and after importing the server's
+own modules into the flow process as well. Started here, first thing, the server boots in its own
+process while this one imports the flow, so the two costs overlap instead of adding up. This
+module imports nothing from Prefect at start (that is the point), only to drain logs at the end.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+START_ATTEMPTS = 3
+POLL_SECONDS = 0.1
+
+
+class ApiServerError(RuntimeError):
+    """The temporary Prefect server did not answer."""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _prefect_parent() -> str:
+    spec = importlib.util.find_spec("prefect")  # finds the package without importing it
+    if spec is None or spec.origin is None:
+        raise ApiServerError("prefect is not installed")
+    return str(Path(spec.origin).parent.parent)
+
+
+class TemporaryApi:
+    """`prefect.server.api.server:create_app` under uvicorn on 127.0.0.1, as Prefect's own temporary server runs it.
+
+    Entering starts the process and sets PREFECT_API_URL (inherited by Dask workers started later);
+    `wait_ready()` blocks until /api/health answers; leaving drains queued logs and events, stops the
+    process and restores the environment. With PREFECT_API_URL already set it does nothing.
+    """
+
+    def __init__(self, timeout_s: float) -> None:
+        if not timeout_s > 0:
+            raise ValueError("timeout_s must be > 0")
+        self.timeout_s = timeout_s
+        self.process: subprocess.Popen[bytes] | None = None
+        self.api_url: str | None = None
+        self._ready = False
+        self._set_ui_url = False
+
+    def __enter__(self) -> TemporaryApi:
+        if os.environ.get("PREFECT_API_URL"):
+            self._ready = True
+            return self
+        self._start()
+        return self
+
+    def _start(self) -> None:
+        port = _free_port()
+        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+        args = [sys.executable, "-m", "uvicorn", "--app-dir", _prefect_parent(), "--factory", "prefect.server.api.server:create_app"]
+        args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"]
+        self.process = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL)
+        self.api_url = f"http://127.0.0.1:{port}/api"
+        os.environ["PREFECT_API_URL"] = self.api_url
+        # This server serves no UI and stops with the run: no "View at" link to it.
+        self._set_ui_url = "PREFECT_UI_URL" not in os.environ
+        if self._set_ui_url:
+            os.environ["PREFECT_UI_URL"] = ""
+
+    def wait_ready(self) -> None:
+        """Block until the server answers /api/health (a port taken meanwhile: start again on another)."""
+        if self._ready:
+            return
+        deadline = time.monotonic() + self.timeout_s
+        attempts = 1
+        while time.monotonic() < deadline:
+            assert self.process is not None and self.api_url is not None
+            if self.process.poll() is not None:
+                if attempts >= START_ATTEMPTS:
+                    raise ApiServerError(f"the temporary Prefect server exited with code {self.process.returncode}")
+                attempts += 1
+                self._start()
+                continue
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        self._ready = True
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(POLL_SECONDS)
+        raise ApiServerError(f"the temporary Prefect server did not answer within {self.timeout_s:g} s")
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        if self.process is None:
+            return
+        try:
+            if self._ready and "prefect" in sys.modules:
+                from prefect.events.worker import EventsWorker
+                from prefect.logging.handlers import APILogWorker
+
+                # Queued logs and events would otherwise be retried against a stopped server.
+                APILogWorker.drain_all(timeout=10)
+                EventsWorker.drain_all(timeout=10)
+        finally:
+            os.environ.pop("PREFECT_API_URL", None)
+            if self._set_ui_url:
+                os.environ.pop("PREFECT_UI_URL", None)
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None

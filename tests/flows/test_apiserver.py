@@ -1,0 +1,65 @@
+"""The temporary Prefect server the CLI starts before its imports: it answers, and leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from flows.apiserver import TemporaryApi
+
+
+def test_timeout_must_be_positive() -> None:
+    with pytest.raises(ValueError, match=r"^timeout_s must be > 0$"):
+        TemporaryApi(0)
+
+
+def test_an_api_url_already_set_is_used_as_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    with TemporaryApi(5) as api:
+        api.wait_ready()  # returns at once: nothing was started
+        assert api.process is None
+        assert os.environ["PREFECT_API_URL"] == "http://127.0.0.1:9/api"
+    assert os.environ["PREFECT_API_URL"] == "http://127.0.0.1:9/api"
+
+
+@pytest.mark.slow
+def test_server_answers_on_loopback_and_stops_with_the_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("PREFECT_UI_URL", raising=False)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    with TemporaryApi(120) as api:
+        assert api.api_url is not None and api.api_url.startswith("http://127.0.0.1:")
+        assert os.environ["PREFECT_API_URL"] == api.api_url
+        assert os.environ["PREFECT_UI_URL"] == ""  # no "View at" link to a server without a UI
+        api.wait_ready()
+        with urllib.request.urlopen(f"{api.api_url}/health", timeout=5) as response:
+            assert response.status == 200
+        process = api.process
+        assert process is not None
+    assert process.poll() is not None  # stopped, not left running
+    assert "PREFECT_API_URL" not in os.environ and "PREFECT_UI_URL" not in os.environ
+
+
+@pytest.mark.slow
+def test_newsclean_run_without_an_api_url_publishes(tmp_path: Path) -> None:
+    raw = tmp_path / "raw" / "site"
+    raw.mkdir(parents=True)
+    (raw / "a.txt").write_text("A Short Headline\nOne paragraph of plain text about a town meeting.\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "--raw", str(tmp_path / "raw"), "--output", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "published 1 documents" in done.stdout
+    assert (tmp_path / "out" / "current" / "documents.parquet").is_file()
+    assert "View at" not in done.stderr

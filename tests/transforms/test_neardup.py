@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from transforms.minhash import MinHashConfig, shingle_hashes, signatures_from_shingles
-from transforms.neardup import NearDupConfig, clusters, exact_jaccard, verified_pairs
+from transforms.neardup import NearDupConfig, clusters, exact_jaccard, pairs_from_band_keys, verified_pairs
 
 
 def _fixture(seed: int = 7) -> list[str]:
@@ -91,3 +91,29 @@ def test_config_rejects_bad_values(kwargs: dict[str, float], message: str) -> No
 def test_bands_times_rows_must_fit_num_perm() -> None:
     with pytest.raises(ValueError, match=r"bands \* rows must be <= num_perm \(64\)"):
         NearDupConfig(bands=16, rows=8).check_num_perm(64)
+
+
+def _set_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    sa, sb = set(a.tolist()), set(b.tolist())
+    union = len(sa | sb)
+    return len(sa & sb) / union if union else 0.0
+
+
+def test_exact_jaccard_equals_set_jaccard_for_copies_edits_and_empty_texts() -> None:
+    texts = [*_fixture(seed=3)[:60], "", "", "one two", "a b c d e a b c d e a b c d e"]
+    cfg = MinHashConfig()
+    hashes, offsets = shingle_hashes(texts, cfg.shingle_size)
+    pairs = np.array(list(itertools.combinations(range(len(texts)), 2)), dtype=np.int64)
+    sims = exact_jaccard(pairs, hashes, offsets)
+    expected = [_set_jaccard(hashes[offsets[i] : offsets[i + 1]], hashes[offsets[j] : offsets[j + 1]]) for i, j in pairs.tolist()]
+    assert sims.tolist() == expected
+    assert (sims == 1.0).sum() >= 10  # the fixture's unedited copies take the equal-bytes path
+
+
+def test_band_pairs_are_exactly_the_pairs_sharing_a_band() -> None:
+    rng = np.random.default_rng(5)
+    keys = rng.integers(0, 6, size=(300, 4)).astype(np.uint64)  # small key range: many shared buckets
+    items = np.arange(10, 310, dtype=np.int64)
+    found = pairs_from_band_keys(keys, items, NearDupConfig(bands=4, rows=1, bucket_window=400))
+    expected = sorted((int(items[i]), int(items[j])) for i, j in itertools.combinations(range(len(items)), 2) if (keys[i] == keys[j]).any())
+    assert [tuple(p) for p in found.tolist()] == expected

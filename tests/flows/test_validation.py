@@ -1,0 +1,35 @@
+"""Which columns a suite checks: validation hands GX only those (it fingerprints every batch)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from flows.validation import checked_columns, load_suite_spec, validate_tables
+
+
+def test_columns_named_by_the_expectations_in_order_of_mention() -> None:
+    spec = {
+        "expectations": [
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "doc_id"}},
+            {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["doc_id", "position"]}},
+            {"type": "expect_column_pair_values_to_be_equal", "kwargs": {"column_A": "a", "column_B": "b"}},
+            {"type": "expect_table_row_count_to_equal", "kwargs": {"value": 3}},
+        ]
+    }
+    assert checked_columns(spec) == ["doc_id", "position", "a", "b"]
+
+
+def test_an_expectation_on_the_table_columns_needs_every_column() -> None:
+    spec = {"expectations": [{"type": "expect_table_columns_to_match_set", "kwargs": {"column_set": ["a"]}}]}
+    assert checked_columns(spec) is None
+
+
+def test_the_documents_suite_skips_the_list_columns() -> None:
+    columns = checked_columns(load_suite_spec("documents"))
+    assert columns is not None and "doc_id" in columns and "captions" not in columns
+
+
+def test_a_column_the_frame_lacks_still_fails_validation() -> None:
+    frame = pd.DataFrame({"reason": ["x"], "doc_id": ["d"], "position": [0]})  # no "text" column
+    (result,) = validate_tables({"removed": frame}, {})
+    assert not result.success

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from transforms.blocks import Block, collapse_whitespace, normalize_text, split_blocks
+from transforms.tables import blocks_table
 
 NORMALIZE_CASES = [
     # (id, input, expected, why)
@@ -43,3 +47,12 @@ def test_split_blocks_of_blank_text_is_empty() -> None:
 
 def test_collapse_whitespace() -> None:
     assert collapse_whitespace("  a \n b\t c ") == "a b c"
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(["\n", " ", "a", "B", "é", "\u2028", "."]), max_size=30), max_size=8))
+def test_blocks_table_rows_are_split_blocks_of_each_document(texts: list[str]) -> None:
+    docs = pd.DataFrame({"doc_id": [f"d{i:02d}" for i in range(len(texts))], "source": "s", "text": pd.Series(texts, dtype="str")})
+    table = blocks_table(docs)
+    expected = [(f"d{i:02d}", b.position, b.text) for i, t in enumerate(texts) for b in split_blocks(t)]
+    assert list(zip(table["doc_id"], table["position"].tolist(), table["text"], strict=True)) == expected
+    assert table["n_words"].tolist() == [len(t.split()) for _, _, t in expected]

@@ -40,7 +40,7 @@ def blocks_table(docs: pd.DataFrame) -> pd.DataFrame:
             "text": flat.cast(pa.string()),
         }
     ).filter(nonempty)
-    out = table.to_pandas().sort_values(["doc_id", "position"], kind="stable").reset_index(drop=True)
+    out: pd.DataFrame = table.to_pandas().sort_values(["doc_id", "position"], kind="stable").reset_index(drop=True)
     texts = Texts.of(out["text"].tolist())
     out["key"] = texts.words_joined()  # repeat_key
     out["n_words"] = texts.count(r"\S+")  # len(text.split())

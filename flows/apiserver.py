@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 START_ATTEMPTS = 3
 POLL_SECONDS = 0.1
@@ -42,12 +45,65 @@ def _prefect_parent() -> str:
     return str(Path(spec.origin).parent.parent)
 
 
+DEFAULT_PROFILE = "ephemeral"
+_DOTENV_API_URL = re.compile(r"^\s*(?:export\s+)?PREFECT_API_URL\s*=", re.MULTILINE)
+
+
+class _Unreadable(Exception):
+    """A settings file exists but is not valid TOML."""
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as err:
+        raise _Unreadable(str(path)) from err
+
+
+def _table(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    for key in keys:
+        data = data.get(key, {}) if isinstance(data, dict) else {}
+    return data if isinstance(data, dict) else {}
+
+
+def api_url_configured(cwd: Path | None = None) -> bool:
+    """Whether one of Prefect's settings sources names an API URL: the environment, .env, prefect.toml, pyproject.toml, the profile.
+
+    Read from the files, not through Prefect: importing Prefect's settings fixes them for the whole
+    process, before PREFECT_API_URL could be set. When unsure it answers yes, and Prefect decides
+    as it would without newsclean.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        return True
+    folder = cwd or Path.cwd()
+    dotenv = folder / ".env"
+    if dotenv.is_file() and _DOTENV_API_URL.search(dotenv.read_text(encoding="utf-8", errors="replace")):
+        return True
+    try:
+        if _table(_toml(folder / "prefect.toml"), "api").get("url") or _table(
+            _toml(folder / "pyproject.toml"), "tool", "prefect", "api"
+        ).get("url"):
+            return True
+        home = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect"))
+        profiles = _toml(Path(os.environ.get("PREFECT_PROFILES_PATH", home / "profiles.toml")))
+    except _Unreadable:
+        return True
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or DEFAULT_PROFILE
+    settings = _table(profiles, "profiles", str(active))
+    if settings:
+        return bool(settings.get("PREFECT_API_URL"))
+    # A profile not in the user's file (one of Prefect's own, such as "local"): Prefect knows its settings.
+    return active != DEFAULT_PROFILE
+
+
 class TemporaryApi:
     """`prefect.server.api.server:create_app` under uvicorn on 127.0.0.1, as Prefect's own temporary server runs it.
 
     Entering starts the process and sets PREFECT_API_URL (inherited by Dask workers started later);
     `wait_ready()` blocks until /api/health answers; leaving drains queued logs and events, stops the
-    process and restores the environment. With PREFECT_API_URL already set it does nothing.
+    process and restores the environment. With an API URL configured anywhere it does nothing.
     """
 
     def __init__(self, timeout_s: float) -> None:
@@ -60,7 +116,7 @@ class TemporaryApi:
         self._set_ui_url = False
 
     def __enter__(self) -> TemporaryApi:
-        if os.environ.get("PREFECT_API_URL"):
+        if api_url_configured():
             self._ready = True
             return self
         self._start()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.apiserver import TemporaryApi
+from flows.apiserver import TemporaryApi, api_url_configured
 
 
 def test_timeout_must_be_positive() -> None:
@@ -63,3 +63,46 @@ def test_newsclean_run_without_an_api_url_publishes(tmp_path: Path) -> None:
     assert "published 1 documents" in done.stdout
     assert (tmp_path / "out" / "current" / "documents.parquet").is_file()
     assert "View at" not in done.stderr
+    assert "Starting temporary server" not in done.stderr  # Prefect used our server instead of starting one of its own
+
+
+def test_an_api_url_in_the_active_profile_is_used_as_is(tmp_path: Path) -> None:
+    home = tmp_path / "prefect"
+    home.mkdir()
+    (home / "profiles.toml").write_text('active = "remote"\n\n[profiles.remote]\nPREFECT_API_URL = "http://127.0.0.1:9/api"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(home)
+    code = "from flows.apiserver import TemporaryApi\nwith TemporaryApi(5) as api:\n    api.wait_ready()\n    print(api.process)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "None"  # nothing started: the profile's server is used
+
+
+SETTINGS_FILES = [
+    # (id, files in the working folder or PREFECT_HOME, PREFECT_PROFILE, configured?)
+    ("none", {}, None, False),
+    ("dotenv", {".env": "PREFECT_API_URL=http://h:4200/api\n"}, None, True),
+    ("dotenv-other", {".env": "PREFECT_LOGGING_LEVEL=DEBUG\n"}, None, False),
+    ("prefect-toml", {"prefect.toml": '[api]\nurl = "http://h:4200/api"\n'}, None, True),
+    ("pyproject", {"pyproject.toml": '[tool.prefect.api]\nurl = "http://h:4200/api"\n'}, None, True),
+    ("pyproject-other-tool", {"pyproject.toml": "[tool.ruff]\nline-length = 100\n"}, None, False),
+    ("profile-with-url", {"home/profiles.toml": 'active = "r"\n[profiles.r]\nPREFECT_API_URL = "http://h/api"\n'}, None, True),
+    ("profile-without-url", {"home/profiles.toml": 'active = "r"\n[profiles.r]\nPREFECT_LOGGING_LEVEL = "DEBUG"\n'}, None, False),
+    ("prefects-own-local-profile", {}, "local", True),
+    ("unreadable-toml", {"prefect.toml": "[api\n"}, None, True),
+]
+
+
+@pytest.mark.parametrize(("case_id", "files", "profile", "configured"), SETTINGS_FILES, ids=[c[0] for c in SETTINGS_FILES])
+def test_api_url_configured_reads_every_settings_source(
+    case_id: str, files: dict[str, str], profile: str | None, configured: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    for key in ("PREFECT_API_URL", "PREFECT_PROFILE", "PREFECT_PROFILES_PATH"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "home"))
+    if profile:
+        monkeypatch.setenv("PREFECT_PROFILE", profile)
+    assert api_url_configured(tmp_path) is configured, case_id

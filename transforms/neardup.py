@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from datasketch.lsh import _false_negative_probability
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 I64 = npt.NDArray[np.int64]
 _EMPTY = np.uint32(0xFFFFFFFF)
+BAND_CHUNK = 8192
 
 
 @dataclass(frozen=True)
@@ -53,14 +56,18 @@ def band_keys(signatures: npt.NDArray[np.uint32], bands: int, rows: int) -> npt.
     """One 64-bit key per (item, band): the band's rows folded polynomially."""
     n = signatures.shape[0]
     keys = np.zeros((n, bands), dtype=np.uint64)
+    # Band b folds columns b*rows .. b*rows+rows-1. In chunks of items, so the arrays stay in cache.
     with np.errstate(over="ignore"):
-        for r in range(rows):
-            col = signatures[:, r : bands * rows : rows].astype(np.uint64)
-            keys = keys * np.uint64(0x100000001B3) + col + np.uint64(r + 1)
+        for lo in range(0, n, BAND_CHUNK):
+            chunk = signatures[lo : lo + BAND_CHUNK, : bands * rows].reshape(-1, bands, rows).astype(np.uint64)
+            acc = np.zeros(chunk.shape[:2], dtype=np.uint64)
+            for r in range(rows):
+                acc = acc * np.uint64(0x100000001B3) + chunk[:, :, r] + np.uint64(r + 1)
+            keys[lo : lo + BAND_CHUNK] = acc
     return keys
 
 
-def _pairs_in_runs(order: I64, sorted_keys: npt.NDArray[np.uint64], window: int) -> I64:
+def _pairs_in_runs(order: I64, sorted_keys: npt.NDArray[np.integer[Any]], window: int) -> I64:
     """Pairs of items whose keys are equal, each item paired with up to `window` following ones."""
     if len(order) < 2:
         return np.zeros((0, 2), dtype=np.int64)
@@ -94,8 +101,16 @@ def pairs_from_band_keys(keys: npt.NDArray[np.uint64], items: I64, config: NearD
         return np.zeros((0, 2), dtype=np.int64)
     found = []
     for b in range(keys.shape[1]):
-        order = np.argsort(keys[:, b], kind="stable")
-        found.append(_pairs_in_runs(items[order], keys[order, b], config.bucket_window))
+        # Buckets by hashing, not by sorting every key: only the few items whose key recurs are
+        # sorted, by bucket and then by their order in `items` (the order a stable sort of keys gives).
+        codes = pd.factorize(keys[:, b])[0]
+        shared = np.flatnonzero(np.bincount(codes)[codes] > 1)
+        if len(shared) < 2:
+            continue
+        order = shared[np.argsort(codes[shared], kind="stable")]
+        found.append(_pairs_in_runs(items[order], codes[order], config.bucket_window))
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
     pairs = np.concatenate(found)
     if not len(pairs):
         return pairs

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from transforms.minhash import MinHashConfig, shingle_hashes, signatures_from_shingles
-from transforms.neardup import NearDupConfig, clusters, exact_jaccard, pairs_from_band_keys, verified_pairs
+from transforms.neardup import BAND_CHUNK, NearDupConfig, band_keys, clusters, exact_jaccard, pairs_from_band_keys, verified_pairs
 
 
 def _fixture(seed: int = 7) -> list[str]:
@@ -117,3 +117,15 @@ def test_band_pairs_are_exactly_the_pairs_sharing_a_band() -> None:
     found = pairs_from_band_keys(keys, items, NearDupConfig(bands=4, rows=1, bucket_window=400))
     expected = sorted((int(items[i]), int(items[j])) for i, j in itertools.combinations(range(len(items)), 2) if (keys[i] == keys[j]).any())
     assert [tuple(p) for p in found.tolist()] == expected
+
+
+def test_band_keys_fold_each_bands_rows_in_chunks_and_across_them() -> None:
+    rng = np.random.default_rng(9)
+    sig = rng.integers(0, 2**32, size=(BAND_CHUNK + 37, 128), dtype=np.uint64).astype(np.uint32)
+    keys = band_keys(sig, 16, 8)
+    for i in (0, BAND_CHUNK - 1, BAND_CHUNK, BAND_CHUNK + 36):
+        for b in (0, 7, 15):
+            expected = 0
+            for r in range(8):
+                expected = (expected * 0x100000001B3 + int(sig[i, b * 8 + r]) + r + 1) % 2**64
+            assert int(keys[i, b]) == expected

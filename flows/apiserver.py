@@ -23,7 +23,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-START_ATTEMPTS = 3
 POLL_SECONDS = 0.1
 
 
@@ -136,19 +135,18 @@ class TemporaryApi:
             os.environ["PREFECT_UI_URL"] = ""
 
     def wait_ready(self) -> None:
-        """Block until the server answers /api/health (a port taken meanwhile: start again on another)."""
+        """Block until the server answers /api/health.
+
+        A server that exits first is an error, not restarted elsewhere: Prefect, imported meanwhile,
+        has already read PREFECT_API_URL with this port.
+        """
         if self._ready:
             return
         deadline = time.monotonic() + self.timeout_s
-        attempts = 1
         while time.monotonic() < deadline:
             assert self.process is not None and self.api_url is not None
             if self.process.poll() is not None:
-                if attempts >= START_ATTEMPTS:
-                    raise ApiServerError(f"the temporary Prefect server exited with code {self.process.returncode}")
-                attempts += 1
-                self._start()
-                continue
+                raise ApiServerError(f"the temporary Prefect server exited with code {self.process.returncode}")
             try:
                 with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as response:
                     if response.status == 200:

@@ -1,8 +1,10 @@
-"""Where the flow's tasks run: in this process (default), or on Dask through prefect-dask."""
+"""Where the flow's tasks run: in this process (default), or on Dask through prefect-dask.
+
+The Prefect API the workers report to is set up by the CLI before any worker starts (flows/apiserver.py).
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -44,29 +46,3 @@ def local_cluster(workers: int) -> Iterator[str]:
     """
     with LocalCluster(**local_cluster_options(workers)) as cluster:
         yield str(cluster.scheduler_address)
-
-
-@contextmanager
-def api_for_workers() -> Iterator[None]:
-    """Dask workers report task runs to the flow's Prefect API: PREFECT_API_URL when set, else a server started here on 127.0.0.1.
-
-    Without it every worker process would start a temporary server of its own.
-    """
-    if os.environ.get("PREFECT_API_URL"):
-        yield
-        return
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    server = SubprocessASGIServer()
-    server.start()
-    os.environ["PREFECT_API_URL"] = server.api_url  # inherited by worker processes started from now on
-    try:
-        with temporary_settings({PREFECT_API_URL: server.api_url}):
-            yield
-    finally:
-        from prefect.logging.handlers import APILogWorker
-
-        APILogWorker.drain_all(timeout=10)  # logs still queued would otherwise retry against a stopped server
-        os.environ.pop("PREFECT_API_URL", None)
-        server.stop()

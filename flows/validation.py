@@ -46,7 +46,7 @@ _COLUMN_KWARGS = ("column", "column_A", "column_B")
 
 
 def checked_columns(spec: dict[str, Any]) -> list[str] | None:
-    """The columns a suite's expectations name, in table order of first mention; None if one looks at the table's columns."""
+    """The columns a suite's expectations name, in order of first mention; None if one looks at the table's columns."""
     names: list[str] = []
     for expectation in spec["expectations"]:
         if str(expectation.get("type", "")).startswith("expect_table_column"):

@@ -117,8 +117,8 @@ def pairs_from_band_keys(keys: npt.NDArray[np.uint64], items: I64, config: NearD
     pairs = np.sort(pairs, axis=1)
     # One int64 per pair: np.unique over rows (axis=0) sorts a void view and takes seconds.
     span = np.int64(int(items.max()) + 1)
-    codes = np.unique(pairs[:, 0] * span + pairs[:, 1])
-    return np.stack([codes // span, codes % span], axis=1)
+    packed = np.unique(pairs[:, 0] * span + pairs[:, 1])
+    return np.stack([packed // span, packed % span], axis=1)
 
 
 def candidate_pairs(signatures: npt.NDArray[np.uint32], config: NearDupConfig) -> I64:

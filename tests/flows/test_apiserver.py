@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.apiserver import TemporaryApi, api_url_configured
+from flows.apiserver import ApiServerError, TemporaryApi, api_url_configured
 
 
 def test_timeout_must_be_positive() -> None:
@@ -106,3 +106,15 @@ def test_api_url_configured_reads_every_settings_source(
     if profile:
         monkeypatch.setenv("PREFECT_PROFILE", profile)
     assert api_url_configured(tmp_path) is configured, case_id
+
+
+def test_a_server_that_exits_before_answering_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def start_a_process_that_exits(self: TemporaryApi) -> None:
+        self.process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+        self.api_url = "http://127.0.0.1:9/api"
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr("flows.apiserver.api_url_configured", lambda: False)
+    monkeypatch.setattr(TemporaryApi, "_start", start_a_process_that_exits)
+    with pytest.raises(ApiServerError, match=r"^the temporary Prefect server exited with code 3$"), TemporaryApi(30) as api:
+        api.wait_ready()

@@ -107,19 +107,23 @@ def _run(args: argparse.Namespace) -> dict[str, object]:
         on_dask = args.workers is not None or args.dask_address is not None
         if on_dask:
             from flows.runners import dask_runner, local_cluster  # imports Dask before the GX thread starts importing
-        # Validation (in this process, or for the inputs table on Dask) needs GX: import it while the server boots.
+        # Validation (in this process, or for the inputs table on Dask) needs GX: import it while the
+        # server or the local cluster boots. With neither to wait for, it is imported where it is used.
         warm = threading.Thread(target=_import_validation_stack, name="import-gx", daemon=True)
-        warm.start()
+        if api.process is not None or args.workers is not None:
+            warm.start()
         if not on_dask:
             api.wait_ready()
-            warm.join()
+            if warm.is_alive():
+                warm.join()
             gc.freeze()  # the imported modules live as long as the run: keep them out of the collector's walks
             return clean_flow(**params)
         with contextlib.ExitStack() as stack:
             # A local cluster's workers boot alongside the server (they read PREFECT_API_URL, already set).
             address = args.dask_address or stack.enter_context(local_cluster(args.workers))
             api.wait_ready()
-            warm.join()
+            if warm.is_alive():
+                warm.join()
             return clean_flow.with_options(task_runner=dask_runner(address))(**params)
 
 

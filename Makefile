@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed-stamp
 SHARED ?= ../shared
 RAW ?= raw
 OUTPUT ?= output
+# Test processes (pytest-xdist); each flow test process starts its own Prefect test server.
+TEST_WORKERS ?= 2
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
@@ -27,7 +29,7 @@ run: install
 	$(BIN)/newsclean run --raw $(RAW) --output $(OUTPUT)
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 lint: install
 	$(BIN)/ruff check flows transforms tests scripts

@@ -123,7 +123,7 @@ def block_facts(
     """
     bulk = Texts.of(texts)
     keys = bulk.words_joined() if keys is None else keys
-    n_words = bulk.count(r"\S+") if n_words is None else np.asarray(n_words, dtype=np.int64)
+    n_words = bulk.token_counts() if n_words is None else np.asarray(n_words, dtype=np.int64)
     has_tail = bulk.search(CREDIT_TAIL.pattern, python=CREDIT_TAIL)
     caption_keys = list(keys)
     for i in np.flatnonzero(has_tail).tolist():

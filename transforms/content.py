@@ -132,19 +132,20 @@ def text_features_one_by_one(texts: Sequence[str]) -> dict[str, npt.NDArray[np.f
 def _text_features(texts: Sequence[str]) -> dict[str, npt.NDArray[np.float64]]:
     """The text features of all texts at once: RE2 for plain texts, `text_features_one_by_one` for the rest."""
     bulk = Texts.of(texts)
-    nw = bulk.count(_WORD.pattern).astype(np.float64)
+    words = bulk.word_counts()
+    nw = words.words.astype(np.float64)
     nc = bulk.lengths().astype(np.float64)
     per_word = np.maximum(nw, 1)
     per_char = np.maximum(nc, 1)
     cols = {
         "n_words": nw,
         "n_chars": nc,
-        "word_len": bulk.lengths_without(r"\W+") / per_word,
+        "word_len": words.word_chars / per_word,
         "sentence_end": bulk.search(_SENTENCE_END.pattern),
         "ends_colon": pc.ends_with(bulk.array, ":").to_numpy(zero_copy_only=False),
-        "cap_ratio": bulk.count(r"\b[A-Z]\w*") / per_word,
+        "cap_ratio": words.capitalised / per_word,
         "stop_ratio": bulk.count(_STOPWORD, ignore_case=True) / per_word,
-        "digit_ratio": bulk.count(_DIGIT.pattern) / per_char,
+        "digit_ratio": words.digits / per_char,
         "symbol_ratio": bulk.count(_SYMBOLS.pattern) / per_char,
         "has_url": bulk.search(_URL.pattern, ignore_case=True),
         "has_time": bulk.search(_TIME.pattern, ignore_case=True),

@@ -25,6 +25,8 @@ import pandas as pd
 import pyarrow as pa
 from datasketch import MinHash
 
+from transforms.bulk import utf8_buffer
+
 SCHEME = "affine32"
 _WORD = re.compile(r"\w+")
 _FOLD = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier of the polynomial fold (golden ratio)
@@ -87,12 +89,7 @@ def _word_hashes(words: list[str]) -> U64:
 
 def _utf8(texts: Sequence[str] | pa.Array) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
     """The texts' UTF-8 bytes, concatenated, and each text's byte offset (n + 1 offsets)."""
-    arr = texts if isinstance(texts, pa.Array) else pa.array(list(texts), type=pa.large_string())
-    arr = arr.cast(pa.large_string()).fill_null("")
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    data = arr.buffers()[2]
-    raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
-    return raw[offsets[0] : offsets[-1]], offsets - offsets[0]
+    return utf8_buffer(texts if isinstance(texts, pa.Array) else pa.array(list(texts), type=pa.large_string()))
 
 
 def _words(texts: Sequence[str] | pa.Array) -> tuple[pa.Array, npt.NDArray[np.int64]]:

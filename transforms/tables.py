@@ -43,7 +43,7 @@ def blocks_table(docs: pd.DataFrame) -> pd.DataFrame:
     out: pd.DataFrame = table.to_pandas().sort_values(["doc_id", "position"], kind="stable").reset_index(drop=True)
     texts = Texts.of(out["text"].tolist())
     out["key"] = texts.words_joined()  # repeat_key
-    out["n_words"] = texts.count(r"\S+")  # len(text.split())
+    out["n_words"] = texts.token_counts()  # len(text.split())
     return out
 
 

@@ -98,9 +98,30 @@ def test_a_count_that_looks_behind_its_start_is_wrong_in_re2() -> None:
 def test_words_and_word_counts_equal_python(texts: list[str]) -> None:
     bulk = Texts.of(texts)
     assert bulk.words_joined() == [repeat_key(t) for t in texts]
-    assert bulk.count(r"\S+").tolist() == [len(t.split()) for t in texts]
+    assert bulk.token_counts().tolist() == [len(t.split()) for t in texts]
     assert bulk.lengths().tolist() == [len(t) for t in texts]
-    assert bulk.lengths_without(r"\W+").tolist() == [len(re.sub(r"\W+", "", t)) for t in texts]
+    counts = bulk.word_counts()
+    assert counts.words.tolist() == [len(re.findall(r"\w+", t)) for t in texts]
+    assert counts.word_chars.tolist() == [len(re.sub(r"\W+", "", t)) for t in texts]
+    assert counts.capitalised.tolist() == [len(re.findall(r"\b[A-Z]\w*", t)) for t in texts]
+    assert counts.digits.tolist() == [len(re.findall(r"\d", t)) for t in texts]
+
+
+WORD_COUNT_CASES = [
+    # (text, words, word characters, capitalised words, digits, tokens)
+    ("Zebra crossing at 10:45", 5, 19, 1, 4, 4),
+    ("“Quoted” — said A_B\tin 2024…", 5, 19, 2, 4, 6),
+    ("", 0, 0, 0, 0, 0),
+    ("---", 0, 0, 0, 0, 1),
+    ("naïve Zürich", 2, 11, 1, 0, 2),  # not plain: Python's engine
+]
+
+
+def test_word_and_token_counts_on_cases() -> None:
+    bulk = Texts.of([case[0] for case in WORD_COUNT_CASES])
+    counts = bulk.word_counts()
+    got = zip(counts.words, counts.word_chars, counts.capitalised, counts.digits, bulk.token_counts(), strict=True)
+    assert [tuple(int(v) for v in row) for row in got] == [case[1:] for case in WORD_COUNT_CASES]
 
 
 @settings(max_examples=80, deadline=None)

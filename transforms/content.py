@@ -129,9 +129,9 @@ def text_features_one_by_one(texts: Sequence[str]) -> dict[str, npt.NDArray[np.f
     return cols
 
 
-def _text_features(texts: Sequence[str]) -> dict[str, npt.NDArray[np.float64]]:
+def _text_features(texts: Sequence[str] | Texts) -> dict[str, npt.NDArray[np.float64]]:
     """The text features of all texts at once: RE2 for plain texts, `text_features_one_by_one` for the rest."""
-    bulk = Texts.of(texts)
+    bulk = texts if isinstance(texts, Texts) else Texts.of(texts)
     words = bulk.word_counts()
     nw = words.words.astype(np.float64)
     nc = bulk.lengths().astype(np.float64)
@@ -185,12 +185,13 @@ def block_features(
     state: npt.NDArray[np.int64],
     title_positions: Mapping[str, int | None],
     titles: Mapping[str, str | None],
-    site_counts: Mapping[tuple[str, str], int],
+    site_lines: pd.DataFrame,
     site_sizes: Mapping[str, int],
 ) -> pd.DataFrame:
     """Stage-1 features for every block; `blocks` is sorted by doc_id, position (doc_id, source, position, text, key)."""
     texts = blocks["text"].tolist()
-    feats = pd.DataFrame(_text_features(texts), index=blocks.index)
+    bulk = Texts.of(texts)
+    feats = pd.DataFrame(_text_features(bulk), index=blocks.index)
     feats["log_words"] = np.log1p(feats["n_words"])
     feats["removed"] = state == STATE_REMOVED
     feats["meta"] = state == STATE_META
@@ -212,7 +213,12 @@ def block_features(
     feats["words_before"] = (csum[np.arange(len(page))] - csum[page_start]) / np.maximum(words_total, 1)
     keys = blocks["key"].tolist()
     sources = blocks["source"].tolist()
-    feats["site_docs"] = [site_counts.get((s, k), 0) if s else 0 for s, k in zip(sources, keys, strict=True)]
+    # A plain text's lowercased words are its repeat key's words (ASCII words: casefold is lower).
+    not_plain = set(bulk.python_rows.tolist())
+    # In how many pages of its site each block's line occurs (site_lines: source, key, documents; unique keys).
+    found = blocks[["source", "key"]].merge(site_lines[["source", "key", "documents"]], on=["source", "key"], how="left", sort=False)
+    docs_of_line = found["documents"].fillna(0).to_numpy(dtype=np.float64)
+    feats["site_docs"] = np.where(blocks["source"].to_numpy(dtype=object) != "", docs_of_line, 0.0)
     site_n = np.array([site_sizes.get(s, 0) if s else 0 for s in sources], dtype=np.float64)
     feats["site_frac"] = np.where(site_n > 1, feats["site_docs"] / np.maximum(site_n, 1), 0.0)
     feats["site_size"] = np.log1p(site_n)
@@ -243,8 +249,9 @@ def block_features(
         title_words = set(_WORD.findall((titles.get(d) or "").lower()))
         if title_words:
             for i in range(start, end):
-                ws = set(_WORD.findall(texts[i].lower()))
-                title_sim[i] = len(ws & title_words) / len(ws | title_words) if ws else 0.0
+                ws = set(_WORD.findall(texts[i].lower())) if i in not_plain else set(keys[i].split())
+                shared = len(ws & title_words)
+                title_sim[i] = shared / (len(ws) + len(title_words) - shared) if ws else 0.0
         a, b = _main_run(nw_all[start:end], prose[start:end] & ~removed[start:end], removed[start:end])
         if b >= a:
             run_in[start:end] = (local >= a) & (local <= b)

@@ -35,9 +35,14 @@ class SiteChromeConfig:
 
 @dataclass(frozen=True)
 class SiteStats:
-    """Per source: in how many distinct pages each line occurs, how many distinct pages there are, and the chrome."""
+    """Per source: in how many distinct pages each line occurs, how many distinct pages there are, and the chrome.
 
-    line_documents: dict[tuple[str, str], int] = field(default_factory=dict)
+    line_documents is a frame (source, key, documents), one row per distinct line of a source.
+    """
+
+    line_documents: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({"source": [], "key": [], "documents": []})
+    )  # source, key, documents
     source_documents: dict[str, int] = field(default_factory=dict)
     chrome: dict[str, frozenset[str]] = field(default_factory=dict)
 
@@ -63,7 +68,7 @@ def site_stats(blocks: pd.DataFrame, config: SiteChromeConfig) -> SiteStats:
     chrome = merged[(merged["documents"] >= needed) & (merged["n_words"] <= config.max_words)]
     sizes = blocks[blocks["source"] != ""].groupby("source", sort=True)["group"].nunique()
     return SiteStats(
-        line_documents={(str(s), str(k)): int(c) for s, k, c in zip(counts["source"], counts["key"], counts["documents"], strict=True)},
+        line_documents=counts[["source", "key", "documents"]],
         source_documents={str(s): int(c) for s, c in sizes.items()},
         chrome={str(src): frozenset(map(str, grp["key"])) for src, grp in chrome.groupby("source", sort=True)},
     )
@@ -108,7 +113,7 @@ def stats_for_sources(lines: pd.DataFrame, sizes: pd.DataFrame, sources: set[str
     """The SiteStats the cleaner needs for some sources, from merged counts."""
     mine = lines[lines["source"].isin(sources)]
     return SiteStats(
-        line_documents=dict(zip(zip(mine["source"].tolist(), mine["key"].tolist(), strict=True), mine["documents"].tolist(), strict=True)),
+        line_documents=mine[["source", "key", "documents"]].reset_index(drop=True),
         source_documents={str(s): int(c) for s, c in zip(sizes["source"], sizes["documents"], strict=True) if s in sources},
         chrome={str(src): frozenset(map(str, grp["key"])) for src, grp in mine[mine["chrome"]].groupby("source", sort=True)},
     )

@@ -1,14 +1,20 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
 
 from flows.config import load_content_model
+from tests.transforms.test_bulk import text, texts
 from transforms.content import STATE_KEPT, STATE_REMOVED, ContentModel, block_features, check_features, keep_decisions
 from transforms.repeats import repeat_key
+
+HOME_LINE = pd.DataFrame({"source": ["s"], "key": ["home"], "documents": [5]})
+NO_LINES = pd.DataFrame({"source": [], "key": [], "documents": []})
 
 PAGE = [
     "Home",
@@ -33,7 +39,7 @@ def _page(texts: list[str], doc_id: str = "s/a") -> pd.DataFrame:
 def _features(texts: list[str] = PAGE) -> pd.DataFrame:
     blocks = _page(texts)
     state = np.full(len(texts), STATE_KEPT)
-    return block_features(blocks, state, {"s/a": 2}, {"s/a": "Storm Hits Coast"}, {("s", "home"): 5}, {"s": 5})
+    return block_features(blocks, state, {"s/a": 2}, {"s/a": "Storm Hits Coast"}, HOME_LINE, {"s": 5})
 
 
 def test_features_describe_the_page_shape() -> None:
@@ -50,8 +56,22 @@ def test_features_are_deterministic_and_per_page() -> None:
     one = _features()
     two_pages = pd.concat([_page(PAGE, "s/a"), _page(["Other page text here."], "s/b")], ignore_index=True)
     state = np.full(len(two_pages), STATE_KEPT)
-    both = block_features(two_pages, state, {"s/a": 2}, {"s/a": "Storm Hits Coast"}, {("s", "home"): 5}, {"s": 5})
+    both = block_features(two_pages, state, {"s/a": 2}, {"s/a": "Storm Hits Coast"}, HOME_LINE, {"s": 5})
     pd.testing.assert_frame_equal(one, both.iloc[: len(PAGE)])
+
+
+def _title_similarity(block: str, title: str) -> float:
+    """The definition: Jaccard of the lowercased `\\w+` word sets."""
+    a, b = set(re.findall(r"\w+", block.lower())), set(re.findall(r"\w+", title.lower()))
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=texts, title=text)
+def test_title_similarity_is_the_jaccard_of_lowercased_words(texts: list[str], title: str) -> None:
+    blocks = _page(texts)
+    f = block_features(blocks, np.full(len(texts), STATE_KEPT), {}, {"s/a": title}, NO_LINES, {})
+    assert f["title_sim"].tolist() == [_title_similarity(t, title) for t in texts]
 
 
 class _Scores:
@@ -114,5 +134,5 @@ def test_removed_state_is_a_feature() -> None:
     blocks = _page(PAGE)
     state = np.full(len(PAGE), STATE_KEPT)
     state[0] = STATE_REMOVED
-    f = block_features(blocks, state, {}, {}, {}, {})
+    f = block_features(blocks, state, {}, {}, NO_LINES, {})
     assert f.loc[0, "removed"] == 1 and f.loc[1, "removed_-1"] == 1

@@ -18,7 +18,10 @@ def _blocks(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
 def test_short_line_in_two_distinct_pages_is_chrome() -> None:
     stats = site_stats(_blocks([("s", "a", "local news"), ("s", "b", "local news"), ("s", "b", "other")]), SiteChromeConfig())
     assert stats.chrome == {"s": frozenset({"local news"})}
-    assert stats.line_documents[("s", "local news")] == 2
+    assert stats.line_documents.to_dict("records") == [
+        {"source": "s", "key": "local news", "documents": 2},
+        {"source": "s", "key": "other", "documents": 1},
+    ]
     assert stats.source_documents == {"s": 2}
 
 

@@ -413,32 +413,28 @@ def read_signatures(path: Path) -> dict[str, dict[str, npt.NDArray[np.uint32]]]:
     return _signature_map(pq.read_table(path))
 
 
-def signature_frame(kind: str, texts: list[str], sig: npt.NDArray[np.uint32]) -> pd.DataFrame:
-    """Signatures to store, one per distinct text (datasketch affine32, seed 1: see transforms/minhash.py)."""
-    frame = pd.DataFrame({"kind": kind, "text_key": [text_key(t) for t in texts], "row": range(len(texts))})
-    frame = frame.drop_duplicates("text_key")
-    frame["signature"] = [sig[i] for i in frame["row"]]
-    return frame.drop(columns="row").reset_index(drop=True)
-
-
 SIGNATURES_SCHEMA = pa.schema([("kind", pa.string()), ("text_key", pa.string()), ("signature", pa.list_(pa.uint32()))])
 INPUTS_SCHEMA = pa.schema([(c, pa.list_(pa.string()) if c == "warnings" else pa.string()) for c in DOC_COLUMNS])
 SITE_LINES_SCHEMA = pa.schema([("source", pa.string()), ("key", pa.string()), ("documents", pa.int64())])
 
 
-def write_signatures(path: Path, sigs: pd.DataFrame) -> None:
-    arrays = [np.asarray(s, dtype=np.uint32) for s in sigs["signature"]]
-    offsets = np.concatenate(([0], np.cumsum([len(a) for a in arrays], dtype=np.int64))).astype(np.int32)
-    values = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.uint32)
-    table = pa.table(
+def signature_table(kind: str, texts: list[str], sig: npt.NDArray[np.uint32]) -> pa.Table:
+    """Signatures to store, one per distinct text (datasketch affine32, seed 1: see transforms/minhash.py)."""
+    keys = np.asarray([text_key(t) for t in texts], dtype=object)
+    rows = np.flatnonzero(~pd.Index(keys).duplicated())
+    offsets = np.arange(len(rows) + 1, dtype=np.int64) * sig.shape[1]
+    return pa.table(
         {
-            "kind": pa.array(sigs["kind"].tolist(), pa.string()),
-            "text_key": pa.array(sigs["text_key"].tolist(), pa.string()),
-            "signature": pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.uint32())),
+            "kind": pa.array([kind] * len(rows), pa.string()),
+            "text_key": pa.array(keys[rows], pa.string()),
+            "signature": pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(sig[rows].ravel(), pa.uint32())),
         },
         schema=SIGNATURES_SCHEMA,
     )
-    pq.write_table(table, path, compression="zstd")
+
+
+def write_signatures(path: Path, tables: list[pa.Table]) -> None:
+    pq.write_table(pa.concat_tables(tables), path, compression="zstd")
 
 
 def write_state(

@@ -354,10 +354,8 @@ def clean_partition(work: Path, index: int, settings: Settings, previous: io.Pre
     doc_sig = dedup.signatures_reusing(doc_texts, minhash, known.get("document"))
     parts.write_array(folder / "paragraph_keys.npy", dedup.keys_of(para_sig, settings.dedup.paragraphs))
     parts.write_array(folder / "document_keys.npy", dedup.keys_of(doc_sig, settings.dedup.documents))
-    sigs = pd.concat(
-        [io.signature_frame("paragraph", para_texts, para_sig), io.signature_frame("document", doc_texts, doc_sig)], ignore_index=True
-    )
-    io.write_signatures(folder / "signatures.parquet", sigs)
+    stored = [io.signature_table("paragraph", para_texts, para_sig), io.signature_table("document", doc_texts, doc_sig)]
+    io.write_signatures(folder / "signatures.parquet", stored)
     by_reason = {str(k): int(v) for k, v in cleaned.removed["reason"].value_counts().items()}
     get_run_logger().info(
         "partition %d: %d documents (%d reused), kept %d paragraphs, removed %d blocks",

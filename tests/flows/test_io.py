@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from flows import io
@@ -88,3 +89,22 @@ def test_publish_switches_current_atomically_and_prunes(tmp_path: Path) -> None:
     assert os.readlink(out / io.CURRENT) == str(Path(io.VERSIONS) / versions[-1])
     assert len(list((out / io.VERSIONS).iterdir())) == io.KEEP_VERSIONS
     assert not list(out.glob(".staging-*"))
+
+
+def test_signatures_are_stored_once_per_distinct_text_and_read_back(tmp_path: Path) -> None:
+    import numpy as np
+
+    from transforms.dedup import text_key
+
+    texts = ["first para", "second para", "first para", ""]
+    sig = np.arange(4 * 3, dtype=np.uint32).reshape(4, 3)
+    docs = np.full((1, 3), 7, dtype=np.uint32)
+    path = tmp_path / "signatures.parquet"
+    io.write_signatures(path, [io.signature_table("paragraph", texts, sig), io.signature_table("document", ["whole doc"], docs)])
+    stored = io.read_signatures(path)
+    assert set(stored) == {"paragraph", "document"}
+    assert list(stored["paragraph"]) == [text_key("first para"), text_key("second para"), text_key("")]
+    assert stored["paragraph"][text_key("first para")].tolist() == [0, 1, 2]  # the first copy's signature
+    assert stored["paragraph"][text_key("")].tolist() == [9, 10, 11]
+    assert stored["document"][text_key("whole doc")].tolist() == [7, 7, 7]
+    assert pq.read_schema(path).equals(io.SIGNATURES_SCHEMA)

@@ -9,7 +9,7 @@ datasketch then applies the MurmurHash3 finalizer and `a*h + b mod 2**32`, and k
 `datasketch.MinHash(num_perm=128, seed=1, hashfunc=datasketch_hashfunc)` fed the same shingles
 gives the same hash values, and `MinHash(hashvalues=sig, scheme="affine32", seed=1)` rebuilds one.
 Words are found without a Python object per word (a byte table over the texts' UTF-8 buffer; the
-regex only for texts with non-ASCII characters), then permuted permutation-major in fixed chunks.
+regex only for texts with letters or digits outside ASCII), then permuted permutation-major in fixed chunks.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from datasketch import MinHash
 
-from transforms.bulk import utf8_buffer
+from transforms.bulk import NOT_PLAIN, utf8_buffer
 
 SCHEME = "affine32"
 _WORD = re.compile(r"\w+")
@@ -87,24 +88,29 @@ def _word_hashes(words: list[str]) -> U64:
     return _distinct_word_hashes(pa.array(words, type=pa.string()))
 
 
-def _utf8(texts: Sequence[str] | pa.Array) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
-    """The texts' UTF-8 bytes, concatenated, and each text's byte offset (n + 1 offsets)."""
-    return utf8_buffer(texts if isinstance(texts, pa.Array) else pa.array(list(texts), type=pa.large_string()))
-
-
 def _words(texts: Sequence[str] | pa.Array) -> tuple[pa.Array, npt.NDArray[np.int64]]:
     """Every text's `tokenize` words, concatenated, and each text's word count, without a Python object per word.
 
-    ASCII texts are lowercased and split by a byte table; the few texts with other characters go
+    Plain texts (see transforms.bulk: ASCII, plus punctuation and symbols, which are never part of
+    a word) are lowercased and split by a byte table; the few texts with other characters go
     through `tokenize` itself, so both paths give exactly `\\w+` on the lowercased text.
     """
-    raw, offsets = _utf8(texts)
+    array = texts if isinstance(texts, pa.Array) else pa.array(list(texts), type=pa.large_string())
+    raw, offsets = utf8_buffer(array)
     n = len(offsets) - 1
     mapped = _ASCII_WORD_BYTES[raw]
     high = np.flatnonzero(raw >= 0x80)
+    others = np.zeros(0, dtype=np.int64)
     if len(high):
+        text_of_high = np.searchsorted(offsets, high, side="right") - 1
+        others = np.unique(text_of_high)
+        # Curly quotes and dashes are most of the non-ASCII characters in news text: in a plain text
+        # every one is a word break, so its bytes become spaces and the text stays on the byte path.
+        not_plain = pc.match_substring_regex(array.take(pa.array(others, pa.int64())), NOT_PLAIN).to_numpy(zero_copy_only=False)
+        mapped[high[np.isin(text_of_high, others[~not_plain])]] = _SPACE
+        others = others[not_plain]
+    if len(others):
         # Rebuild the stream with those texts as their words joined by spaces (a space never sits inside a UTF-8 character).
-        others = np.unique(np.searchsorted(offsets, high, side="right") - 1)
         pieces: list[npt.NDArray[np.uint8]] = []
         lengths = np.diff(offsets).copy()
         done = 0

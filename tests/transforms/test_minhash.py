@@ -27,8 +27,9 @@ def test_signatures_equal_datasketch_update_batch() -> None:
         assert np.array_equal(m.hashvalues, row), text
 
 
-# ASCII punctuation and control bytes, letters that lowercase to longer strings, curly quotes, digits.
-_ALPHABET = st.sampled_from([*list("abcXYZ_09 ,.'\n\t\x00\x1f-"), "’", "é", "İ", "ß", "\xa0", "—", "½", "北"])
+# ASCII punctuation and control bytes, letters that lowercase to longer strings, curly quotes and other
+# non-ASCII punctuation and symbols (a cased one too: Ⓐ), digits.
+_ALPHABET = st.sampled_from([*list("abcXYZ_09 ,.'\n\t\x00\x1f-"), "’", "“", "€", "é", "İ", "ß", "\xa0", "—", "½", "Ⓐ", "北"])
 
 
 @settings(max_examples=60, deadline=None)

@@ -260,7 +260,7 @@ def near_dups_child(work: Path) -> dict[str, Any]:
         t0 = time.perf_counter()
         n_cand = len(candidate_pairs(sig, ND))
         cand_times.append(time.perf_counter() - t0)
-    # RSS sampled here, not ru_maxrss: Linux carries the parent's maximum across fork and exec.
+    # This process's own high-water mark (VmHWM), not ru_maxrss: Linux carries the parent's maximum across fork and exec.
     with peak_rss() as mem:
         for _ in range(SCALING_REPEATS):
             t0 = time.perf_counter()

@@ -213,8 +213,6 @@ def block_features(
     feats["words_before"] = (csum[np.arange(len(page))] - csum[page_start]) / np.maximum(words_total, 1)
     keys = blocks["key"].tolist()
     sources = blocks["source"].tolist()
-    # A plain text's lowercased words are its repeat key's words (ASCII words: casefold is lower).
-    not_plain = set(bulk.python_rows.tolist())
     # In how many pages of its site each block's line occurs (site_lines: source, key, documents; unique keys).
     found = blocks[["source", "key"]].merge(site_lines[["source", "key", "documents"]], on=["source", "key"], how="left", sort=False)
     docs_of_line = found["documents"].fillna(0).to_numpy(dtype=np.float64)
@@ -237,6 +235,8 @@ def block_features(
     prose = (feats["n_words"].to_numpy() >= 12) & feats["sentence_end"].to_numpy().astype(bool) & (feats["site_frac"].to_numpy() < 0.5)
     removed = feats["removed"].to_numpy() | feats["meta"].to_numpy()
     nw_all = feats["n_words"].to_numpy()
+    # A plain text's lowercased words are its repeat key's words (ASCII words: casefold is lower).
+    not_plain = set(bulk.python_rows.tolist())
     for start, size in zip(first.tolist(), page_sizes.tolist(), strict=True):
         end = start + size
         d = str(doc_ids[start])

@@ -40,9 +40,7 @@ class SiteStats:
     line_documents is a frame (source, key, documents), one row per distinct line of a source.
     """
 
-    line_documents: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame({"source": [], "key": [], "documents": []})
-    )  # source, key, documents
+    line_documents: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"source": [], "key": [], "documents": []}))
     source_documents: dict[str, int] = field(default_factory=dict)
     chrome: dict[str, frozenset[str]] = field(default_factory=dict)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +57,13 @@ class CleanedCorpus:
     removed: pd.DataFrame
 
 
+def run_starts(ids: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """Where each run of equal ids begins (ids sorted, or at least grouped)."""
+    if len(ids) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]).astype(np.int64)
+
+
 def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, config: CleanConfig) -> CleanedCorpus:
     """Run the in-document cleaner over every document (`blocks` sorted by doc_id, position)."""
     doc_rows: list[dict[str, object]] = []
@@ -65,7 +73,7 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, 
     positions: list[int] = blocks["position"].tolist()
     facts = block_facts(texts, config, blocks["key"].tolist(), blocks["n_words"].to_numpy())
     block_doc_ids = blocks["doc_id"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, block_doc_ids[1:] != block_doc_ids[:-1]]) if len(blocks) else np.zeros(0, dtype=np.int64)
+    starts = run_starts(block_doc_ids)
     span = dict(zip(block_doc_ids[starts].tolist(), zip(starts.tolist(), [*starts[1:].tolist(), len(blocks)], strict=True), strict=True))
     if len(span) != len(starts):
         raise ValueError("blocks must be sorted by doc_id")
@@ -152,7 +160,7 @@ def with_bodies(documents: pd.DataFrame, paragraphs: pd.DataFrame) -> pd.DataFra
     """Recompute text, paragraph_count and content_hash from the kept paragraphs."""
     ordered = paragraphs.sort_values(["doc_id", "position"], kind="stable")
     doc_ids = ordered["doc_id"].to_numpy(dtype=object)
-    starts = np.flatnonzero(np.r_[True, doc_ids[1:] != doc_ids[:-1]]) if len(doc_ids) else np.zeros(0, dtype=np.int64)
+    starts = run_starts(doc_ids)
     offsets = np.r_[starts, len(doc_ids)].astype(np.int64)
     # One list of paragraphs per document, joined in Arrow: a per-group Python join costs seconds.
     texts = pa.array(ordered["text"].to_numpy(dtype=object), type=pa.large_string())

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 
 from flows import io
 from tests.conftest import PROJECT
+from tests.flows.forked_cli import run_cli
 from transforms.schema import TABLES
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
@@ -43,9 +46,17 @@ NEW_PAGE = "Ferry Service Resumes\nThe island ferry resumed service on Thursday 
 
 
 def _run(raw: Path, out: Path, api: str, fault: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed `newsclean` command in a fresh interpreter."""
     env = {**os.environ, "PREFECT_API_URL": api, "NEWSCLEAN_FAULT": fault or ""}
     cmd = [str(Path(sys.executable).with_name("newsclean")), "run", "--raw", str(raw), "--output", str(out)]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=out.parent)
+
+
+def _run_forked(raw: Path, out: Path, api: str, fault: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The same run, forked from a process that has the imports done (see forked_cli)."""
+    env = {**os.environ, "PREFECT_API_URL": api, "NEWSCLEAN_FAULT": fault or ""}
+    logs = Path(tempfile.mkdtemp(prefix="logs-", dir=out.parent))
+    return run_cli(["run", "--raw", str(raw), "--output", str(out)], env, out.parent, logs, timeout=300)
 
 
 def _snapshot(out: Path) -> dict[str, pd.DataFrame]:
@@ -59,17 +70,28 @@ def _same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> bool:
     return all(a[n].equals(b[n]) for n in TABLES)
 
 
+# Run-specific names (version ids, times) and the leftovers a run clears unread (io.clear_leftovers).
+RUN_SPECIFIC = re.compile(rb"[0-9a-f]{32}|\d{8}T\d{6}\d*Z(?:-[0-9a-f]{8})?|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[.\d]*(?:\+00:00|Z)?")
+LEFTOVER = re.compile(r"\.(staging|work|current)-[^/]*")
+
+
 def _folder_state(out: Path) -> str:
-    """What the next run will find: every path and its bytes (the lock file's note aside)."""
-    digest = hashlib.sha256()
-    for path in sorted(out.rglob("*")):
+    """What the next run will read: every path and its bytes, run-specific names masked.
+
+    Leftovers count by name only (their contents are deleted unread); the lock file's note is left out.
+    """
+    entries = set()
+    for path in out.rglob("*"):
         rel = path.relative_to(out).as_posix()
-        digest.update(rel.encode())
-        if path.is_symlink():
-            digest.update(os.readlink(path).encode())
-        elif path.is_file() and rel != ".lock":
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
+        leftover = LEFTOVER.match(rel)
+        if leftover:
+            entries.add((RUN_SPECIFIC.sub(b"*", leftover.group().encode()), b""))
+        elif path.is_symlink():
+            entries.add((RUN_SPECIFIC.sub(b"*", rel.encode()), RUN_SPECIFIC.sub(b"*", os.readlink(path).encode())))
+        else:
+            data = path.read_bytes() if path.is_file() and rel != ".lock" else b""
+            entries.add((RUN_SPECIFIC.sub(b"*", rel.encode()), RUN_SPECIFIC.sub(b"*", data)))
+    return hashlib.sha256(repr(sorted(entries)).encode()).hexdigest()
 
 
 def test_kill_at_every_point_leaves_a_complete_version(tmp_path: Path) -> None:
@@ -91,7 +113,7 @@ def test_kill_at_every_point_leaves_a_complete_version(tmp_path: Path) -> None:
     def crash(point: str) -> tuple[str, Path, str | None]:
         out = tmp_path / point.replace(":", "_").replace(" ", "_") / "out"
         shutil.copytree(base.parent, out.parent, symlinks=True)
-        killed = _run(raw, out, api, f"kill:{point}")
+        killed = _run_forked(raw, out, api, f"kill:{point}")
         if killed.returncode != -signal.SIGKILL:
             return point, out, f"expected SIGKILL, got {killed.returncode}: {killed.stderr[-500:]}"
         expected_new = point in ("publish:after-switch", "before:report")
@@ -100,7 +122,7 @@ def test_kill_at_every_point_leaves_a_complete_version(tmp_path: Path) -> None:
         return point, out, None
 
     def recover(out: Path) -> str | None:
-        again = _run(raw, out, api)
+        again = _run_forked(raw, out, api)
         if again.returncode != 0:
             return f"the next run failed: {again.stderr[-500:]}"
         if not _same(_snapshot(out), new):
@@ -128,7 +150,7 @@ def test_disk_full_while_writing_publishes_nothing(tmp_path: Path) -> None:
     api = str(PREFECT_API_URL.value())
     raw, out = tmp_path / "raw", tmp_path / "out"
     shutil.copytree(PROJECT / "raw", raw)
-    done = _run(raw, out, api, "enospc:write:paragraphs")
+    done = _run_forked(raw, out, api, "enospc:write:paragraphs")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith("newsclean: OSError: [Errno 28] No space left on device")
     assert io.current_version(out) is None

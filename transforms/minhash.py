@@ -9,7 +9,8 @@ datasketch then applies the MurmurHash3 finalizer and `a*h + b mod 2**32`, and k
 `datasketch.MinHash(num_perm=128, seed=1, hashfunc=datasketch_hashfunc)` fed the same shingles
 gives the same hash values, and `MinHash(hashvalues=sig, scheme="affine32", seed=1)` rebuilds one.
 Words are found without a Python object per word (a byte table over the texts' UTF-8 buffer; the
-regex only for texts with letters or digits outside ASCII), then permuted permutation-major in fixed chunks.
+regex only for texts with letters or digits outside ASCII); the permutations and minima run in one
+compiled loop (transforms.kernels).
 """
 
 from __future__ import annotations
@@ -31,17 +32,12 @@ from transforms.bulk import NOT_PLAIN, utf8_buffer
 SCHEME = "affine32"
 _WORD = re.compile(r"\w+")
 _FOLD = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier of the polynomial fold (golden ratio)
-_EMPTY = np.uint32(0xFFFFFFFF)
 _SPACE = 0x20
 # Byte -> byte for ASCII text: letters lowercased, other `\\w` bytes kept, everything else a space.
 # Bytes >= 0x80 never reach it in use (those texts go through `tokenize`); they map to themselves.
 _ASCII_WORD_BYTES = np.array(
     [c if c >= 0x80 else ord(chr(c).lower()) if chr(c).isalnum() or chr(c) == "_" else _SPACE for c in range(256)], dtype=np.uint8
 )
-# Shingles permuted per numpy step: 128 x 8,192 x 4 bytes = 4 MiB (measured fastest here: 2x faster
-# than 2 Ki, 1.7x faster than 64 Ki shingles a step).
-_CHUNK_SHINGLES = 1 << 13
-
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
 
@@ -189,30 +185,14 @@ def _ranges(counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 
 
 def signatures_from_shingles(hashes: U64, offsets: npt.NDArray[np.int64], config: MinHashConfig) -> U32:
-    """MinHash signatures (n x num_perm, uint32) from concatenated shingle hashes.
+    """MinHash signatures (n x num_perm, uint32) from concatenated shingle hashes (offsets: n + 1)."""
+    from transforms.kernels import min_permuted  # numba's import is paid where signatures are made
 
-    Shingles are permuted in fixed-size chunks whatever the text lengths, so one huge text costs
-    no more memory than many small ones.
-    """
     n = len(offsets) - 1
     a, b = permutations(config.num_perm, config.seed)
-    # Permutation-major (num_perm x shingles): the per-text minimum then reduces along contiguous memory.
-    sig_t = np.full((config.num_perm, n), _EMPTY, dtype=np.uint32)
-    mixed = _fmix32(_fold32(hashes))
-    owner = np.repeat(np.arange(n), np.diff(offsets))  # the text each shingle belongs to
-    buffer = np.empty((config.num_perm, _CHUNK_SHINGLES), dtype=np.uint32)
-    for lo in range(0, len(mixed), _CHUNK_SHINGLES):
-        hi = min(lo + _CHUNK_SHINGLES, len(mixed))
-        phv = buffer[:, : hi - lo]
-        with np.errstate(over="ignore"):
-            np.multiply(a[:, None], mixed[None, lo:hi], out=phv)
-            np.add(phv, b[:, None], out=phv)
-        texts = owner[lo:hi]
-        starts = np.flatnonzero(np.r_[True, texts[1:] != texts[:-1]])
-        reduced = np.minimum.reduceat(phv, starts, axis=1)
-        rows = texts[starts]
-        sig_t[:, rows] = np.minimum(sig_t[:, rows], reduced)
-    return np.ascontiguousarray(sig_t.T)
+    out = np.empty((n, config.num_perm), dtype=np.uint32)
+    min_permuted(_fmix32(_fold32(hashes)), np.ascontiguousarray(offsets, dtype=np.int64), a, b, out)
+    return out
 
 
 def signatures(texts: Sequence[str], config: MinHashConfig) -> U32:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PRELOAD = ["flows.cli", "flows.clean", "flows.validation", "great_expectations", __name__]
+PRELOAD = ["flows.cli", "flows.clean", "flows.validation", "great_expectations", "transforms.kernels", __name__]
 
 
 def _main(argv: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str) -> None:

@@ -32,3 +32,42 @@ def min_permuted(
             h = mixed[s]
             for p in range(a.shape[0]):
                 row[p] = min(row[p], np.uint32(a[p] * h + b[p]))
+
+
+@numba.njit(cache=True, nogil=True)
+def sorted_sets(values: npt.NDArray[np.uint64], offsets: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+    """Each segment values[offsets[t]:offsets[t + 1]] sorted with repeats dropped, and the new offsets."""
+    out = np.empty_like(values)
+    new_offsets = np.empty_like(offsets)
+    new_offsets[0] = 0
+    k = 0
+    for t in range(offsets.shape[0] - 1):
+        segment = np.sort(values[offsets[t] : offsets[t + 1]])
+        for x in range(segment.shape[0]):
+            if x == 0 or segment[x] != segment[x - 1]:
+                out[k] = segment[x]
+                k += 1
+        new_offsets[t + 1] = k
+    return out[:k], new_offsets
+
+
+@numba.njit(cache=True, nogil=True)
+def pair_jaccard(sets: npt.NDArray[np.uint64], offsets: npt.NDArray[np.int64], pairs: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """|A & B| / |A | B| of the `sorted_sets` segments of each pair (0.0 when both are empty), by one merge walk."""
+    out = np.empty(pairs.shape[0], dtype=np.float64)
+    for k in range(pairs.shape[0]):
+        i, j = pairs[k, 0], pairs[k, 1]
+        a, a_end, b, b_end = offsets[i], offsets[i + 1], offsets[j], offsets[j + 1]
+        inter = 0
+        while a < a_end and b < b_end:
+            if sets[a] == sets[b]:
+                inter += 1
+                a += 1
+                b += 1
+            elif sets[a] < sets[b]:
+                a += 1
+            else:
+                b += 1
+        union = (offsets[i + 1] - offsets[i]) + (offsets[j + 1] - offsets[j]) - inter
+        out[k] = inter / union if union else 0.0
+    return out

@@ -133,37 +133,11 @@ def candidate_pairs(signatures: npt.NDArray[np.uint32], config: NearDupConfig) -
 
 
 def exact_jaccard(pairs: I64, hashes: npt.NDArray[np.uint64], offsets: I64) -> npt.NDArray[np.float64]:
-    """Exact Jaccard of the shingle sets of each pair."""
-    # Python sets of ints: for sets of tens of shingles, numpy's per-call cost (unique, intersect1d)
-    # is most of the work.
-    sets: dict[int, frozenset[int]] = {}
+    """Exact Jaccard of the shingle sets of each pair (0.0 for two empty sets)."""
+    from transforms.kernels import pair_jaccard, sorted_sets  # numba's import is paid where pairs are checked
 
-    def shingle_set(i: int) -> frozenset[int]:
-        s = sets.get(i)
-        if s is None:
-            s = sets[i] = frozenset(hashes[offsets[i] : offsets[i + 1]].tolist())
-        return s
-
-    # Most candidates in real crawls are reprints of the very same text: equal shingle sequences
-    # have Jaccard 1 (0 when empty), found by comparing bytes instead of sorting and intersecting.
-    raw: dict[int, bytes] = {}
-
-    def shingle_bytes(i: int) -> bytes:
-        b = raw.get(i)
-        if b is None:
-            b = raw[i] = hashes[offsets[i] : offsets[i + 1]].tobytes()
-        return b
-
-    out = np.empty(len(pairs), dtype=np.float64)
-    for k, (i, j) in enumerate(pairs.tolist()):
-        same = shingle_bytes(i)
-        if same == shingle_bytes(j):
-            out[k] = 1.0 if same else 0.0
-            continue
-        a, b = shingle_set(i), shingle_set(j)
-        inter = len(a & b)
-        union = len(a) + len(b) - inter
-        out[k] = inter / union if union else 0.0
+    sets, set_offsets = sorted_sets(np.ascontiguousarray(hashes, dtype=np.uint64), np.ascontiguousarray(offsets, dtype=np.int64))
+    out: npt.NDArray[np.float64] = pair_jaccard(sets, set_offsets, np.ascontiguousarray(pairs, dtype=np.int64).reshape(-1, 2))
     return out
 
 

@@ -5,6 +5,8 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transforms.minhash import MinHashConfig, shingle_hashes, signatures_from_shingles
 from transforms.neardup import BAND_CHUNK, NearDupConfig, band_keys, clusters, exact_jaccard, pairs_from_band_keys, verified_pairs
@@ -107,7 +109,18 @@ def test_exact_jaccard_equals_set_jaccard_for_copies_edits_and_empty_texts() -> 
     sims = exact_jaccard(pairs, hashes, offsets)
     expected = [_set_jaccard(hashes[offsets[i] : offsets[i + 1]], hashes[offsets[j] : offsets[j + 1]]) for i, j in pairs.tolist()]
     assert sims.tolist() == expected
-    assert (sims == 1.0).sum() >= 10  # the fixture's unedited copies take the equal-bytes path
+    assert (sims == 1.0).sum() >= 10  # the fixture's unedited copies
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 9), max_size=12), min_size=2, max_size=8))
+def test_exact_jaccard_of_any_multisets_equals_set_jaccard(segments: list[list[int]]) -> None:
+    # Few distinct values: repeats inside a text, empty texts and equal sets in any order all occur.
+    hashes = np.array([h for segment in segments for h in segment], dtype=np.uint64)
+    offsets = np.cumsum([0, *map(len, segments)]).astype(np.int64)
+    pairs = np.array(list(itertools.combinations(range(len(segments)), 2)), dtype=np.int64)
+    expected = [_set_jaccard(np.array(segments[i]), np.array(segments[j])) for i, j in pairs.tolist()]
+    assert exact_jaccard(pairs, hashes, offsets).tolist() == expected
 
 
 def test_band_pairs_are_exactly_the_pairs_sharing_a_band() -> None:

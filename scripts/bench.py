@@ -90,7 +90,7 @@ def bench_signatures(paras: list[str]) -> list[dict[str, Any]]:
     sec, peak = runs[1]
     rows = [
         {
-            "stage": "newsclean signatures (numpy)",
+            "stage": "newsclean signatures (numpy + numba)",
             "MB": mb,
             "seconds": sec,
             "MB_per_s": mb / sec,

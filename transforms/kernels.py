@@ -71,3 +71,48 @@ def pair_jaccard(sets: npt.NDArray[np.uint64], offsets: npt.NDArray[np.int64], p
         union = (offsets[i + 1] - offsets[i]) + (offsets[j + 1] - offsets[j]) - inter
         out[k] = inter / union if union else 0.0
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def split_words(
+    chars: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], space: np.uint8
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Words of texts whose words are separated by `space` bytes: their bytes back to back, word offsets, words per text.
+
+    Text t is chars[offsets[t]:offsets[t + 1]]; a word never runs from one text into the next.
+    """
+    n = offsets.shape[0] - 1
+    counts = np.zeros(n, dtype=np.int64)
+    total_words = 0
+    total_bytes = 0
+    for t in range(n):  # first pass: sizes, so nothing is allocated for the worst case
+        in_word = False
+        for i in range(offsets[t], offsets[t + 1]):
+            if chars[i] != space:
+                total_bytes += 1
+                if not in_word:
+                    counts[t] += 1
+                in_word = True
+            else:
+                in_word = False
+        total_words += counts[t]
+    words = np.empty(total_bytes, dtype=np.uint8)
+    word_offsets = np.empty(total_words + 1, dtype=np.int64)
+    word_offsets[0] = 0
+    k = 0
+    w = 0
+    for t in range(n):
+        in_word = False
+        for i in range(offsets[t], offsets[t + 1]):
+            if chars[i] != space:
+                words[k] = chars[i]
+                k += 1
+                in_word = True
+            elif in_word:
+                w += 1
+                word_offsets[w] = k
+                in_word = False
+        if in_word:
+            w += 1
+            word_offsets[w] = k
+    return words, word_offsets, counts

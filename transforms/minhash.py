@@ -92,8 +92,9 @@ def _words(texts: Sequence[str] | pa.Array) -> tuple[pa.Array, npt.NDArray[np.in
     through `tokenize` itself, so both paths give exactly `\\w+` on the lowercased text.
     """
     array = texts if isinstance(texts, pa.Array) else pa.array(list(texts), type=pa.large_string())
+    from transforms.kernels import split_words  # numba's import is paid where signatures are made
+
     raw, offsets = utf8_buffer(array)
-    n = len(offsets) - 1
     mapped = _ASCII_WORD_BYTES[raw]
     high = np.flatnonzero(raw >= 0x80)
     others = np.zeros(0, dtype=np.int64)
@@ -120,21 +121,8 @@ def _words(texts: Sequence[str] | pa.Array) -> tuple[pa.Array, npt.NDArray[np.in
         pieces.append(mapped[offsets[done] :])
         mapped = np.concatenate(pieces)
         offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
-    in_word = mapped != _SPACE
-    # A word ends at a space or at the end of its text, never runs into the next text.
-    text_starts = offsets[:-1][np.diff(offsets) > 0]
-    before = np.zeros_like(in_word)
-    before[1:] = in_word[:-1]
-    before[text_starts] = False
-    starts = np.flatnonzero(in_word & ~before)
-    after = np.zeros_like(in_word)
-    after[:-1] = in_word[1:]
-    after[offsets[1:][np.diff(offsets) > 0] - 1] = False
-    ends = np.flatnonzero(in_word & ~after) + 1
-    word_offsets = np.concatenate(([0], np.cumsum(ends - starts))).astype(np.int64)
-    chars = np.ascontiguousarray(mapped[in_word])
-    words = pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(word_offsets), pa.py_buffer(chars))
-    counts = np.bincount(np.searchsorted(offsets, starts, side="right") - 1, minlength=n).astype(np.int64)
+    chars, word_offsets, counts = split_words(mapped, np.ascontiguousarray(offsets, dtype=np.int64), np.uint8(_SPACE))
+    words = pa.LargeStringArray.from_buffers(len(word_offsets) - 1, pa.py_buffer(word_offsets), pa.py_buffer(chars))
     return words, counts
 
 

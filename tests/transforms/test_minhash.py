@@ -76,28 +76,6 @@ def test_a_text_signed_among_many_equals_it_signed_alone() -> None:
         assert np.array_equal(sig[i], single)
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    st.lists(st.lists(st.integers(0, 2**32 - 1), max_size=6), max_size=6),
-    st.integers(1, 9),
-    st.integers(0, 3),
-)
-def test_compiled_minimum_equals_its_numpy_definition(shingles: list[list[int]], num_perm: int, seed: int) -> None:
-    from transforms.kernels import min_permuted
-    from transforms.minhash import permutations
-
-    a, b = permutations(num_perm, seed)
-    mixed = np.array([h for text in shingles for h in text], dtype=np.uint32)
-    offsets = np.cumsum([0, *map(len, shingles)]).astype(np.int64)
-    out = np.zeros((len(shingles), num_perm), dtype=np.uint32)
-    min_permuted(mixed, offsets, a, b, out)
-    for t, text in enumerate(shingles):
-        h = np.array(text, dtype=np.uint64)
-        permuted = (a.astype(np.uint64)[:, None] * h[None, :] + b.astype(np.uint64)[:, None]) % 2**32
-        expected = permuted.min(axis=1) if len(text) else np.full(num_perm, 0xFFFFFFFF)
-        assert out[t].tolist() == expected.tolist()
-
-
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

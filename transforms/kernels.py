@@ -116,3 +116,110 @@ def split_words(
             w += 1
             word_offsets[w] = k
     return words, word_offsets, counts
+
+
+# Items per radix partition when grouping band keys: a partition's hash table then stays in cache.
+_ITEMS_PER_PARTITION = 2048
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@numba.njit(cache=True, nogil=True)
+def _append_pair(pairs: npt.NDArray[np.int64], size: int, i: int, j: int) -> npt.NDArray[np.int64]:
+    if size == pairs.shape[0]:
+        grown = np.empty((2 * pairs.shape[0], 2), dtype=np.int64)
+        grown[:size] = pairs[:size]
+        pairs = grown
+    pairs[size, 0] = i
+    pairs[size, 1] = j
+    return pairs
+
+
+@numba.njit(cache=True, nogil=True)
+def shared_key_pairs(keys: npt.NDArray[np.uint64], window: int) -> npt.NDArray[np.int64]:
+    """(i, j) positions, i < j, whose keys (columns x positions) are equal in some column, each paired with up to `window` next ones.
+
+    Within one column's run of equal keys the positions are in ascending order, and each is paired
+    with the following `window` positions of the run (a pair may come out once per shared column).
+    Each column is radix-partitioned by the keys' top bits first (positions and keys copied side by
+    side), so every hash table is small and every read sequential.
+    """
+    columns, n = keys.shape
+    bits = 0
+    while (n >> bits) > _ITEMS_PER_PARTITION:
+        bits += 1
+    parts = 1 << bits
+    pairs = np.empty((max(16, n), 2), dtype=np.int64)
+    size = 0
+    order = np.empty(n, dtype=np.int64)
+    ordered_keys = np.empty(n, dtype=np.uint64)
+    starts = np.empty(parts + 1, dtype=np.int64)
+    fill = np.empty(parts, dtype=np.int64)
+    slots = 2
+    while slots < 2 * min(n, 4 * _ITEMS_PER_PARTITION):
+        slots *= 2
+    table_keys = np.empty(slots, dtype=np.uint64)
+    head = np.empty(slots, dtype=np.int64)
+    tail = np.empty(slots, dtype=np.int64)
+    count = np.empty(slots, dtype=np.int64)
+    following = np.empty(n, dtype=np.int64)
+    members = np.empty(n, dtype=np.int64)
+    top = np.uint64(64 - bits)
+    for c in range(columns):
+        column = keys[c]
+        starts[:] = 0
+        for i in range(n):
+            starts[(np.int64(column[i] >> top) if bits else 0) + 1] += 1
+        for p in range(parts):
+            starts[p + 1] += starts[p]
+        fill[:] = starts[:parts]
+        for i in range(n):
+            part = np.int64(column[i] >> top) if bits else 0
+            order[fill[part]] = i
+            ordered_keys[fill[part]] = column[i]
+            fill[part] += 1
+        for p in range(parts):
+            lo, hi = starts[p], starts[p + 1]
+            if hi - lo < 2:
+                continue
+            used = 2
+            while used < 2 * (hi - lo):
+                used *= 2
+            if used > table_keys.shape[0]:  # an unusually full partition
+                table_keys = np.empty(used, dtype=np.uint64)
+                head = np.empty(used, dtype=np.int64)
+                tail = np.empty(used, dtype=np.int64)
+                count = np.empty(used, dtype=np.int64)
+            count[:used] = 0
+            mask = used - 1
+            shift = np.uint64(63)
+            while (1 << (64 - int(shift))) < used:
+                shift -= np.uint64(1)
+            for k in range(lo, hi):
+                key = ordered_keys[k]
+                slot = np.int64((key * _GOLDEN) >> shift)
+                while count[slot] and table_keys[slot] != key:
+                    slot = (slot + 1) & mask
+                following[k] = -1
+                if count[slot]:
+                    following[tail[slot]] = k
+                    tail[slot] = k
+                    count[slot] += 1
+                else:
+                    table_keys[slot] = key
+                    head[slot] = k
+                    tail[slot] = k
+                    count[slot] = 1
+            for s in range(used):
+                if count[s] < 2:
+                    continue
+                g = 0
+                k = head[s]
+                while k != -1:
+                    members[g] = order[k]
+                    g += 1
+                    k = following[k]
+                for a in range(g - 1):
+                    for b in range(a + 1, min(g, a + 1 + window)):
+                        pairs = _append_pair(pairs, size, members[a], members[b])
+                        size += 1
+    return pairs[:size]

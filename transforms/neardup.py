@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from datasketch.lsh import _false_negative_probability
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -67,23 +65,6 @@ def band_keys(signatures: npt.NDArray[np.uint32], bands: int, rows: int) -> npt.
     return keys
 
 
-def _pairs_in_runs(order: I64, sorted_keys: npt.NDArray[np.integer[Any]], window: int) -> I64:
-    """Pairs of items whose keys are equal, each item paired with up to `window` following ones."""
-    if len(order) < 2:
-        return np.zeros((0, 2), dtype=np.int64)
-    same_as_next = sorted_keys[1:] == sorted_keys[:-1]
-    out = []
-    run_id = np.concatenate(([0], np.cumsum(~same_as_next)))
-    for d in range(1, window + 1):
-        if d >= len(order):
-            break
-        same = run_id[d:] == run_id[:-d]
-        if not same.any():
-            break
-        out.append(np.stack([order[:-d][same], order[d:][same]], axis=1))
-    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
-
-
 def nonempty_rows(signatures: npt.NDArray[np.uint32]) -> I64:
     """Rows that have at least one shingle (an empty text's signature is all 0xFFFFFFFF)."""
     empty = signatures[:, 0] == _EMPTY
@@ -99,21 +80,13 @@ def pairs_from_band_keys(keys: npt.NDArray[np.uint64], items: I64, config: NearD
     """
     if len(items) < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    found = []
-    for b in range(keys.shape[1]):
-        # Buckets by hashing, not by sorting every key: only the few items whose key recurs are
-        # sorted, by bucket and then by their order in `items` (the order a stable sort of keys gives).
-        codes = pd.factorize(keys[:, b])[0]
-        shared = np.flatnonzero(np.bincount(codes)[codes] > 1)
-        if len(shared) < 2:
-            continue
-        order = shared[np.argsort(codes[shared], kind="stable")]
-        found.append(_pairs_in_runs(items[order], codes[order], config.bucket_window))
-    if not found:
+    from transforms.kernels import shared_key_pairs  # numba's import is paid where pairs are found
+
+    # Band-major, so each band's keys are read in order.
+    positions = shared_key_pairs(np.ascontiguousarray(keys.T), config.bucket_window)
+    if not len(positions):
         return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.concatenate(found)
-    if not len(pairs):
-        return pairs
+    pairs = items[positions]
     pairs = np.sort(pairs, axis=1)
     # One int64 per pair: np.unique over rows (axis=0) sorts a void view and takes seconds.
     span = np.int64(int(items.max()) + 1)

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.kernels import min_permuted, split_words
+from transforms.kernels import min_permuted, shared_key_pairs, split_words
 from transforms.minhash import permutations
 
 
@@ -41,3 +41,39 @@ def test_split_words_equals_str_split(texts: list[str]) -> None:
     found = [words[a:b].tobytes().decode() for a, b in itertools.pairwise(word_offsets.tolist())]
     assert found == [w for t in texts for w in t.split()]
     assert counts.tolist() == [len(t.split()) for t in texts]
+
+
+def _windowed_pairs(keys: np.ndarray, window: int) -> set[tuple[int, int]]:
+    """The definition: in each column, positions with equal keys in ascending order, each with its next `window`."""
+    found = set()
+    for column in keys:
+        runs: dict[int, list[int]] = {}
+        for i, key in enumerate(column.tolist()):
+            runs.setdefault(key, []).append(i)
+        for run in runs.values():
+            found |= {(run[a], run[b]) for a in range(len(run)) for b in range(a + 1, min(len(run), a + 1 + window))}
+    return found
+
+
+def _spread(small: np.ndarray) -> np.ndarray:
+    # Small integers times an odd constant: equal stays equal, and the top bits (the radix) vary.
+    return small.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 60), st.integers(1, 4), st.integers(1, 8), st.integers(1, 5), st.integers(0, 2**16))
+def test_shared_key_pairs_equal_the_windowed_definition(n: int, columns: int, distinct: int, window: int, seed: int) -> None:
+    keys = _spread(np.random.default_rng(seed).integers(0, distinct, size=(columns, n)))
+    pairs = shared_key_pairs(keys, window)
+    assert (pairs[:, 0] < pairs[:, 1]).all()
+    assert set(map(tuple, pairs.tolist())) == _windowed_pairs(keys, window)
+
+
+def test_shared_key_pairs_across_radix_partitions_and_one_huge_run() -> None:
+    # 20,000 positions: 16 radix partitions; key 0 recurs 12,000 times (one partition outgrows the first table).
+    rng = np.random.default_rng(3)
+    small = rng.integers(1, 8000, size=(3, 20000))
+    small[0, rng.choice(20000, size=12000, replace=False)] = 0
+    keys = _spread(small)
+    pairs = shared_key_pairs(keys, 4)
+    assert set(map(tuple, pairs.tolist())) == _windowed_pairs(keys, 4)

@@ -84,7 +84,8 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _import_validation_stack() -> None:
+def _import_heavy_modules() -> None:
+    import transforms.kernels  # noqa: F401  (numba)
     from flows.validation import import_great_expectations
 
     import_great_expectations()
@@ -107,9 +108,9 @@ def _run(args: argparse.Namespace) -> dict[str, object]:
         on_dask = args.workers is not None or args.dask_address is not None
         if on_dask:
             from flows.runners import dask_runner, local_cluster  # imports Dask before the GX thread starts importing
-        # Validation (in this process, or for the inputs table on Dask) needs GX: import it while the
-        # server or the local cluster boots. With neither to wait for, it is imported where it is used.
-        warm = threading.Thread(target=_import_validation_stack, name="import-gx", daemon=True)
+        # Validation (in this process, or for the inputs table on Dask) needs GX, signatures numba:
+        # import them while the server or the local cluster boots. With neither to wait for, it is imported where it is used.
+        warm = threading.Thread(target=_import_heavy_modules, name="import-heavy", daemon=True)
         if api.process is not None or args.workers is not None:
             warm.start()
         if not on_dask:

@@ -1,4 +1,4 @@
-"""Preloaded by every worker of the local Dask cluster: the flow's modules and GX imported at worker start.
+"""Preloaded by every worker of the local Dask cluster: the flow's modules, numba and GX imported at worker start.
 
 Imported lazily instead, each worker's first task of each kind pays for them (GX alone takes
 seconds), one after another along the flow. At start the workers import in parallel.
@@ -12,6 +12,7 @@ from typing import Any
 
 def dask_setup(worker: Any) -> None:
     import flows.tasks  # noqa: F401
+    import transforms.kernels  # noqa: F401  (numba)
     from flows.validation import import_great_expectations
 
     import_great_expectations()

@@ -25,7 +25,6 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from datasketch import MinHash
 
 from transforms.bulk import NOT_PLAIN, utf8_buffer
 
@@ -65,9 +64,14 @@ def tokenize(text: str) -> list[str]:
 
 @lru_cache(maxsize=16)
 def permutations(num_perm: int, seed: int) -> tuple[U32, U32]:
-    """datasketch's own (a, b) for this scheme, so both sides always agree."""
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
-    return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
+    """datasketch 2.0's affine32 (a, b), drawn as it draws them (a test checks them against `MinHash.permutations`).
+
+    Not taken from datasketch itself: importing it (scipy.integrate with it) costs about 0.9 s of every run's start-up.
+    """
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 def _distinct_word_hashes(words: pa.Array) -> U64:

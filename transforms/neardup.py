@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from datasketch.lsh import _false_negative_probability
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -46,6 +45,8 @@ class NearDupConfig:
     @property
     def candidate_miss_rate(self) -> float:
         """Expected share of pairs at or above the threshold that banding misses (datasketch's integral)."""
+        from datasketch.lsh import _false_negative_probability  # imports scipy.integrate: only where asked
+
         width = 1.0 - self.threshold
         return float(_false_negative_probability(self.threshold, self.bands, self.rows)) / width if width else 0.0
 

@@ -6,7 +6,7 @@ from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.minhash import SCHEME, MinHashConfig, datasketch_hashfunc, shingle_hashes, shingles_as_bytes, signatures
+from transforms.minhash import SCHEME, MinHashConfig, datasketch_hashfunc, permutations, shingle_hashes, shingles_as_bytes, signatures
 
 TEXTS = [
     "The quick brown fox jumps over the lazy dog near the river bank today.",
@@ -41,6 +41,14 @@ def test_vectorised_words_equal_the_python_tokenizer(texts: list[str]) -> None:
         m = MinHash(num_perm=CONFIG.num_perm, seed=CONFIG.seed, hashfunc=datasketch_hashfunc)
         m.update_batch(shingles_as_bytes(text, CONFIG.shingle_size))
         assert np.array_equal(m.hashvalues, row), text
+
+
+@pytest.mark.parametrize(("num_perm", "seed"), [(128, 1), (1, 0), (7, 42), (256, 2**31 - 1)])
+def test_permutations_are_datasketchs_own(num_perm: int, seed: int) -> None:
+    a, b = permutations(num_perm, seed)
+    expected_a, expected_b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+    assert a.dtype == b.dtype == np.uint32
+    assert a.tolist() == expected_a.tolist() and b.tolist() == expected_b.tolist()
 
 
 def test_stored_signature_rebuilds_in_datasketch_and_jaccard_agrees() -> None:

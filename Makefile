@@ -21,6 +21,8 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	# Compile the numba loops into transforms/__pycache__ now, not in the first run or test.
+	$(BIN)/python -c "from transforms.kernels import precompile; precompile()"
 	touch $(STAMP)
 
 install: $(STAMP)

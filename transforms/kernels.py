@@ -223,3 +223,14 @@ def shared_key_pairs(keys: npt.NDArray[np.uint64], window: int) -> npt.NDArray[n
                         pairs = _append_pair(pairs, size, members[a], members[b])
                         size += 1
     return pairs[:size]
+
+
+def precompile() -> None:
+    """Run every loop once on tiny inputs, so numba compiles and caches them now (about 30 s here) instead of in a run."""
+    u32 = np.arange(1, 4, dtype=np.uint32)
+    offsets = np.array([0, 2, 3], dtype=np.int64)
+    min_permuted(u32, offsets, u32, u32, np.empty((2, 3), dtype=np.uint32))
+    split_words(np.frombuffer(b"ab c", dtype=np.uint8).copy(), np.array([0, 4], dtype=np.int64), np.uint8(0x20))
+    sets, set_offsets = sorted_sets(u32.astype(np.uint64), offsets)
+    pair_jaccard(sets, set_offsets, np.array([[0, 1]], dtype=np.int64))
+    shared_key_pairs(np.zeros((2, 3), dtype=np.uint64), 4)

@@ -8,8 +8,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from transforms import kernels
 from transforms.kernels import min_permuted, shared_key_pairs, split_words
-from transforms.minhash import permutations
+from transforms.minhash import MinHashConfig, permutations, shingle_hashes, signatures
+from transforms.neardup import NearDupConfig, candidate_pairs, exact_jaccard
 
 
 @settings(max_examples=40, deadline=None)
@@ -77,3 +79,21 @@ def test_shared_key_pairs_across_radix_partitions_and_one_huge_run() -> None:
     keys = _spread(small)
     pairs = shared_key_pairs(keys, 4)
     assert set(map(tuple, pairs.tolist())) == _windowed_pairs(keys, 4)
+
+
+def test_precompile_covers_the_argument_types_a_run_uses() -> None:
+    # `make install` calls precompile so that runs only load the loops: a run must need no other specialisation.
+    loops = [kernels.min_permuted, kernels.split_words, kernels.sorted_sets, kernels.pair_jaccard, kernels.shared_key_pairs]
+    kernels.precompile()
+    compiled = [len(loop.signatures) for loop in loops]
+    texts = [
+        "The ferry resumed service on Thursday after storms.",
+        "the ferry resumed service on thursday after storms",
+        "Café au lait",
+        "",
+    ]
+    sig = signatures(texts, MinHashConfig())
+    pairs = candidate_pairs(sig, NearDupConfig(threshold=0.5))
+    hashes, offsets = shingle_hashes(texts, 5)
+    assert len(pairs) and exact_jaccard(pairs, hashes, offsets).tolist()
+    assert [len(loop.signatures) for loop in loops] == compiled

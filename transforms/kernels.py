@@ -1,6 +1,6 @@
 """Loops compiled with numba, for the few steps where numpy's one-pass-per-operation costs the most.
 
-Importing numba takes about 1.5 s, so callers import this module where they first need it.
+Importing numba takes 0.5-1.2 s, so callers import this module where they first need it.
 Compiled code is cached beside the source (`cache=True`): a process after the first loads it.
 `nogil=True` lets two tasks of one process run them on two cores.
 """

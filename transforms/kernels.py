@@ -154,13 +154,11 @@ def shared_key_pairs(keys: npt.NDArray[np.uint64], window: int) -> npt.NDArray[n
     ordered_keys = np.empty(n, dtype=np.uint64)
     starts = np.empty(parts + 1, dtype=np.int64)
     fill = np.empty(parts, dtype=np.int64)
-    slots = 2
-    while slots < 2 * min(n, 4 * _ITEMS_PER_PARTITION):
-        slots *= 2
-    table_keys = np.empty(slots, dtype=np.uint64)
-    head = np.empty(slots, dtype=np.int64)
-    tail = np.empty(slots, dtype=np.int64)
-    count = np.empty(slots, dtype=np.int64)
+    # The hash table, grown to fit the largest partition met so far.
+    table_keys = np.empty(0, dtype=np.uint64)
+    head = np.empty(0, dtype=np.int64)
+    tail = np.empty(0, dtype=np.int64)
+    count = np.empty(0, dtype=np.int64)
     following = np.empty(n, dtype=np.int64)
     members = np.empty(n, dtype=np.int64)
     top = np.uint64(64 - bits)
@@ -181,19 +179,18 @@ def shared_key_pairs(keys: npt.NDArray[np.uint64], window: int) -> npt.NDArray[n
             lo, hi = starts[p], starts[p + 1]
             if hi - lo < 2:
                 continue
-            used = 2
-            while used < 2 * (hi - lo):
-                used *= 2
-            if used > table_keys.shape[0]:  # an unusually full partition
+            used_bits = 1  # at most half full
+            while (1 << used_bits) < 2 * (hi - lo):
+                used_bits += 1
+            used = 1 << used_bits
+            if used > table_keys.shape[0]:
                 table_keys = np.empty(used, dtype=np.uint64)
                 head = np.empty(used, dtype=np.int64)
                 tail = np.empty(used, dtype=np.int64)
                 count = np.empty(used, dtype=np.int64)
             count[:used] = 0
             mask = used - 1
-            shift = np.uint64(63)
-            while (1 << (64 - int(shift))) < used:
-                shift -= np.uint64(1)
+            shift = np.uint64(64 - used_bits)  # the product's top used_bits bits pick the slot
             for k in range(lo, hi):
                 key = ordered_keys[k]
                 slot = np.int64((key * _GOLDEN) >> shift)

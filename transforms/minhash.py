@@ -95,9 +95,9 @@ def _words(texts: Sequence[str] | pa.Array) -> tuple[pa.Array, npt.NDArray[np.in
     a word) are lowercased and split by a byte table; the few texts with other characters go
     through `tokenize` itself, so both paths give exactly `\\w+` on the lowercased text.
     """
-    array = texts if isinstance(texts, pa.Array) else pa.array(list(texts), type=pa.large_string())
     from transforms.kernels import split_words  # numba's import is paid where signatures are made
 
+    array = texts if isinstance(texts, pa.Array) else pa.array(list(texts), type=pa.large_string())
     raw, offsets = utf8_buffer(array)
     mapped = _ASCII_WORD_BYTES[raw]
     high = np.flatnonzero(raw >= 0x80)

@@ -45,18 +45,20 @@ POINTS += ["publish:before-switch", "publish:after-switch", "before:report"]
 NEW_PAGE = "Ferry Service Resumes\nThe island ferry resumed service on Thursday after a week of storms, the operator said.\n"
 
 
+def _env(api: str, fault: str | None) -> dict[str, str]:
+    return {**os.environ, "PREFECT_API_URL": api, "NEWSCLEAN_FAULT": fault or ""}
+
+
 def _run(raw: Path, out: Path, api: str, fault: str | None = None) -> subprocess.CompletedProcess[str]:
     """The installed `newsclean` command in a fresh interpreter."""
-    env = {**os.environ, "PREFECT_API_URL": api, "NEWSCLEAN_FAULT": fault or ""}
     cmd = [str(Path(sys.executable).with_name("newsclean")), "run", "--raw", str(raw), "--output", str(out)]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=out.parent)
+    return subprocess.run(cmd, env=_env(api, fault), capture_output=True, text=True, timeout=300, cwd=out.parent)
 
 
 def _run_forked(raw: Path, out: Path, api: str, fault: str | None = None) -> subprocess.CompletedProcess[str]:
     """The same run, forked from a process that has the imports done (see forked_cli)."""
-    env = {**os.environ, "PREFECT_API_URL": api, "NEWSCLEAN_FAULT": fault or ""}
     logs = Path(tempfile.mkdtemp(prefix="logs-", dir=out.parent))
-    return run_cli(["run", "--raw", str(raw), "--output", str(out)], env, out.parent, logs, timeout=300)
+    return run_cli(["run", "--raw", str(raw), "--output", str(out)], _env(api, fault), out.parent, logs, timeout=300)
 
 
 def _snapshot(out: Path) -> dict[str, pd.DataFrame]:

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from transforms.blocks import normalize_text
+from transforms.blocks import normalize_texts
 from transforms.decoding import Decoded, decode_bytes
 from transforms.dedup import text_key
 from transforms.tables import CleanedCorpus
@@ -79,6 +79,8 @@ _HTML = re.compile(r"<(?:html|body|div|p|span|a\s|script|table)\b[^>]*>", re.IGN
 
 
 def _too_long_line(text: str) -> str | None:
+    if len(text) <= MAX_LINE_CHARS:
+        return None
     longest = max((len(line) for line in text.splitlines()), default=0)
     return f"a line of {longest} characters; the limit is {MAX_LINE_CHARS}" if longest > MAX_LINE_CHARS else None
 
@@ -99,7 +101,7 @@ def _document(
         "url": meta.get("url"),
         "published": meta.get("published"),
         "title": meta.get("title"),
-        "text": normalize_text(text),
+        "text": text,  # normalised in bulk by documents_frame
         "raw_hash": raw_hash,
         "warnings": warnings,
     }
@@ -158,6 +160,24 @@ def read_raw_files(raw_root: Path, rel_paths: list[str]) -> Ingested:
     return out
 
 
+# JSON may escape half of a UTF-16 pair (\ud83d alone): Python decodes it to a lone surrogate, which
+# no UTF-8 writer accepts. Such code points become U+FFFD, with a warning on the document.
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_RECORD_STRINGS = ("id", "text", "title", "url", "source", "published")
+
+
+def _replace_lone_surrogates(rec: dict[str, object]) -> int:
+    """Replace lone surrogates in the string fields newsclean reads; how many there were."""
+    replaced = 0
+    for key in _RECORD_STRINGS:
+        value = rec.get(key)
+        if isinstance(value, str):
+            rec[key], n = _SURROGATE.subn("\ufffd", value)
+            replaced += n
+    return replaced
+
+
 def _read_jsonl(rel: str, stem: str, data: bytes, out: Ingested) -> None:
     decoded = decode_bytes(data)
     if not isinstance(decoded, Decoded):
@@ -177,6 +197,9 @@ def _read_jsonl(rel: str, stem: str, data: bytes, out: Ingested) -> None:
         if not isinstance(rec, dict):
             out.reject(where, None, "invalid_record", f"a line must hold a JSON object, not {type(rec).__name__}")
             continue
+        warnings = list(decoded.warnings)
+        if _ESCAPED_SURROGATE.search(line) and (replaced := _replace_lone_surrogates(rec)):
+            warnings.append(f"replaced {replaced} lone surrogate escape(s) with U+FFFD")
         rec_id, text = rec.get("id"), rec.get("text")
         if rec_id is None or (isinstance(rec_id, str) and not rec_id.strip()) or isinstance(rec_id, (dict, list, bool)):
             out.reject(where, None, "missing_id", "the record has no usable `id`")
@@ -206,7 +229,7 @@ def _read_jsonl(rel: str, stem: str, data: bytes, out: Ingested) -> None:
         published = rec.get("published") if isinstance(rec.get("published"), str) else None
         out.documents.append(
             _document(
-                doc_id, source or _source_of(rel), where, text, raw_hash, list(decoded.warnings), url=url, title=title, published=published
+                doc_id, source or _source_of(rel), where, text, raw_hash, warnings, url=url, title=title, published=published
             )
         )
     if (len(out.documents), len(out.rejected)) == before:
@@ -235,8 +258,9 @@ REJECTED_COLUMNS = ["input_path", "input_file", "doc_id", "reason", "detail"]
 
 
 def documents_frame(ingested: Ingested) -> pd.DataFrame:
-    """Documents as read, sorted by doc_id, input_path (duplicate doc_ids not yet resolved)."""
+    """Documents as read, texts normalised, sorted by doc_id, input_path (duplicate doc_ids not yet resolved)."""
     frame = pd.DataFrame(ingested.documents, columns=DOC_COLUMNS)
+    frame["text"] = normalize_texts(frame["text"].tolist())
     return frame.sort_values(["doc_id", "input_path"], kind="stable").reset_index(drop=True)
 
 

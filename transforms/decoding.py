@@ -55,9 +55,13 @@ class Unreadable:
     detail: str
 
 
+# Bytes below 32 other than tab, LF, FF and CR.
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13))
+
+
 def _control_share(data: bytes) -> float:
     sample = data[:65536]
-    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     return controls / max(1, len(sample))
 
 

@@ -50,6 +50,21 @@ def test_bad_jsonl_lines_are_rejected_with_reason(tmp_path: Path, line: str, rea
     assert [(r["input_path"], r["reason"]) for r in ingested.rejected] == [("f.jsonl:2", reason)]
 
 
+def test_lone_surrogate_escapes_become_replacement_characters(tmp_path: Path) -> None:
+    lines = [
+        r'{"id": "half", "text": "Broken \ud83d pair.", "title": "T \udc00"}',
+        r'{"id": "pair", "text": "A whole pair: \ud83d\ude00."}',
+    ]
+    _write(tmp_path, "f.jsonl", "\n".join(lines))
+    docs = io.documents_frame(io.read_raw_files(tmp_path, io.discover(tmp_path))).set_index("doc_id")
+    assert docs.loc["f/half", "text"] == "Broken \ufffd pair."
+    assert docs.loc["f/half", "title"] == "T \ufffd"
+    assert docs.loc["f/half", "warnings"] == ["replaced 2 lone surrogate escape(s) with U+FFFD"]
+    assert docs.loc["f/pair", "text"] == "A whole pair: \U0001f600."
+    assert docs.loc["f/pair", "warnings"] == []
+    pa.Table.from_pandas(docs.reset_index(), schema=io.INPUTS_SCHEMA, preserve_index=False)  # UTF-8 writable
+
+
 def test_duplicate_ids_keep_the_first(tmp_path: Path) -> None:
     lines = [json.dumps({"id": "same", "text": t}) for t in ("First.", "Second.")]
     _write(tmp_path, "f.jsonl", "\n".join(lines))

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import re
+import sys
+import unicodedata
+
 import pandas as pd
 import pytest
 from hypothesis import given
@@ -31,6 +35,26 @@ def test_normalize_is_idempotent_on_cases() -> None:
     for _, raw, _, _ in NORMALIZE_CASES:
         once = normalize_text(raw)
         assert normalize_text(once) == once
+
+
+# Every character str.strip() strips, and the invisible and control ones normalize_text drops.
+WHITE_SPACE = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+ODD = ["\u200b", "\u200e", "\u00ad", "\x00", "\x1b", "\x7f", "e", "\u0301"]
+
+
+def normalize_line_by_line(text: str) -> str:
+    """normalize_text's definition: every line stripped and its runs of spaces folded, one by one."""
+    text = unicodedata.normalize("NFC", text)
+    text = re.sub(r"\r\n|\r|\u2028|\u2029|\x85", "\n", text)
+    text = re.sub(r"[\u200b-\u200d\u2060\ufeff\u200e\u200f\u202a-\u202e\u2066-\u2069\u00ad]", "", text)
+    text = re.sub(r"[\x00-\x08\x0e-\x1f\x7f]", "", text)
+    text = re.sub(r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\t\f\v]", " ", text)
+    return "\n".join(re.sub(r" {2,}", " ", line).strip() for line in text.split("\n"))
+
+
+@given(st.text(alphabet=st.sampled_from([*WHITE_SPACE, *ODD, "a", "B", "."]), max_size=40))
+def test_normalize_text_equals_its_line_by_line_definition(text: str) -> None:
+    assert normalize_text(text) == normalize_line_by_line(text)
 
 
 def test_split_blocks_keeps_line_numbers() -> None:

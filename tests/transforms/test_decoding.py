@@ -50,3 +50,17 @@ def test_plain_text_with_a_stray_nul_is_kept() -> None:
     assert isinstance(out, Decoded)
     assert "\x00" not in out.text
     assert any("NUL" in w for w in out.warnings)
+
+
+def test_tabs_form_feeds_and_line_breaks_are_not_control_bytes() -> None:
+    data = b"\t\x0c\r\n" * 200 + b"a line of text"
+    out = decode_bytes(data)
+    assert isinstance(out, Decoded)
+    assert out.text == data.decode()
+
+
+def test_escape_bytes_over_one_percent_are_binary() -> None:
+    out = decode_bytes(b"x" * 97 + b"\x1b\x1b")
+    assert isinstance(out, Unreadable)
+    assert out.reason == "binary"
+    assert isinstance(decode_bytes(b"x" * 99 + b"\x1b"), Decoded)  # exactly 1% is not over it

@@ -228,9 +228,7 @@ def _read_jsonl(rel: str, stem: str, data: bytes, out: Ingested) -> None:
         title = rec.get("title") if isinstance(rec.get("title"), str) else None
         published = rec.get("published") if isinstance(rec.get("published"), str) else None
         out.documents.append(
-            _document(
-                doc_id, source or _source_of(rel), where, text, raw_hash, warnings, url=url, title=title, published=published
-            )
+            _document(doc_id, source or _source_of(rel), where, text, raw_hash, warnings, url=url, title=title, published=published)
         )
     if (len(out.documents), len(out.rejected)) == before:
         out.reject(rel, None, "empty", "the file holds no JSON records")

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.bulk import Texts
@@ -166,18 +167,27 @@ def _text_features(texts: Sequence[str] | Texts) -> dict[str, npt.NDArray[np.flo
     return out
 
 
-def _main_run(n_words: npt.NDArray[np.float64], prose: npt.NDArray[np.bool_], removed: npt.NDArray[np.bool_]) -> tuple[int, int]:
-    """The span of blocks with the largest sum of (words of prose) minus a cost per other block (Kadane)."""
-    score = np.where(prose, n_words, np.where(removed, -2.0, -np.minimum(3.0 + n_words, 15.0)))
-    best, best_span = -np.inf, (0, -1)
-    run, start = 0.0, 0
-    for i, s in enumerate(score):
-        if run <= 0:
-            run, start = 0.0, i
-        run += s
-        if run > best:
-            best, best_span = run, (start, i)
-    return best_span
+def main_run_scores(
+    n_words: npt.NDArray[np.float64], prose: npt.NDArray[np.bool_], removed: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]:
+    """Each block's part in the main run: its words if prose, else a cost (the run is the span of largest sum)."""
+    out: npt.NDArray[np.float64] = np.where(prose, n_words, np.where(removed, -2.0, -np.minimum(3.0 + n_words, 15.0)))
+    return out
+
+
+def title_similarity(texts: pa.Array, page: npt.NDArray[np.int64], page_titles: Sequence[str]) -> npt.NDArray[np.float64]:
+    """Jaccard similarity of each text's lowercased `\\w+` words with those of its page's title (0 if either has none)."""
+    from transforms.kernels import pair_jaccard, sorted_sets
+    from transforms.minhash import words_of
+
+    block_words, block_counts = words_of(texts)
+    title_words, title_counts = words_of(page_titles)
+    # Words as exact integer ids (one dictionary over both), so set overlap is integer equality.
+    ids = pa.concat_arrays([block_words, title_words]).dictionary_encode().indices.to_numpy().astype(np.uint64)
+    offsets = np.concatenate(([0], np.cumsum(np.concatenate((block_counts, title_counts))))).astype(np.int64)
+    sets, set_offsets = sorted_sets(ids, offsets)
+    pairs = np.column_stack((np.arange(len(page), dtype=np.int64), len(page) + page.astype(np.int64)))
+    return pair_jaccard(sets, set_offsets, pairs)
 
 
 def block_features(
@@ -226,39 +236,27 @@ def block_features(
     )
     feats["page_repeats"] = counts[inverse]
     # Position relative to the title and to the main run of prose.
-    title_idx = np.full(len(blocks), -1.0)
-    title_sim = np.zeros(len(blocks))
-    run_in = np.zeros(len(blocks))
-    run_dist = np.zeros(len(blocks))
-    run_pos = np.zeros(len(blocks))
+    from transforms.kernels import best_spans
+
     positions = blocks["position"].to_numpy()
+    page_docs = [str(d) for d in doc_ids[first].tolist()]
+    title_at = np.array([-1 if title_positions.get(d) is None else title_positions[d] for d in page_docs], dtype=np.int64)
+    is_title = positions == title_at[page]
+    title_page, title_row = np.unique(page[is_title], return_index=True)  # a page's first block at its title's position
+    title_local = np.full(len(first), -1.0)
+    title_local[title_page] = idx[np.flatnonzero(is_title)[title_row]]
+    title_idx = title_local[page]
+    title_sim = title_similarity(bulk.array, page, [titles.get(d) or "" for d in page_docs])
     prose = (feats["n_words"].to_numpy() >= 12) & feats["sentence_end"].to_numpy().astype(bool) & (feats["site_frac"].to_numpy() < 0.5)
     removed = feats["removed"].to_numpy() | feats["meta"].to_numpy()
-    nw_all = feats["n_words"].to_numpy()
-    # A plain text's lowercased words are its repeat key's words (ASCII words: casefold is lower).
-    not_plain = set(bulk.python_rows.tolist())
-    for start, size in zip(first.tolist(), page_sizes.tolist(), strict=True):
-        end = start + size
-        d = str(doc_ids[start])
-        tpos = title_positions.get(d)
-        local = np.arange(end - start)
-        if tpos is not None:
-            hit = np.flatnonzero(positions[start:end] == tpos)
-            if len(hit):
-                title_idx[start:end] = hit[0]
-        title_words = set(_WORD.findall((titles.get(d) or "").lower()))
-        if title_words:
-            for i in range(start, end):
-                ws = set(_WORD.findall(texts[i].lower())) if i in not_plain else set(keys[i].split())
-                shared = len(ws & title_words)
-                title_sim[i] = shared / (len(ws) + len(title_words) - shared) if ws else 0.0
-        a, b = _main_run(nw_all[start:end], prose[start:end] & ~removed[start:end], removed[start:end])
-        if b >= a:
-            run_in[start:end] = (local >= a) & (local <= b)
-            run_dist[start:end] = np.where(local < a, local - a, np.where(local > b, local - b, 0))
-            run_pos[start:end] = (local - a) / max(b - a, 1)
-        else:
-            run_dist[start:end] = 99
+    run_first, run_last = best_spans(
+        main_run_scores(feats["n_words"].to_numpy(), prose & ~removed, removed), np.r_[first, len(page)].astype(np.int64)
+    )
+    a, b = run_first[page], run_last[page]
+    has_run = b >= a
+    run_in = (has_run & (idx >= a) & (idx <= b)).astype(np.float64)
+    run_dist = np.where(has_run, np.where(idx < a, idx - a, np.where(idx > b, idx - b, 0)), 99).astype(np.float64)
+    run_pos = np.where(has_run, (idx - a) / np.maximum(b - a, 1), 0.0)
     span = np.maximum(n - 1, 1)
     feats["has_title"] = title_idx >= 0
     feats["title_dist"] = np.where(title_idx >= 0, (idx - title_idx) / span, 0.0)

@@ -118,6 +118,31 @@ def split_words(
     return words, word_offsets, counts
 
 
+@numba.njit(cache=True, nogil=True)
+def best_spans(score: npt.NDArray[np.float64], starts: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per segment score[starts[p]:starts[p + 1]]: the (first, last) local index of its span of largest sum (Kadane).
+
+    The first span reaching the largest sum wins; an empty segment gives (0, -1).
+    """
+    n = starts.shape[0] - 1
+    first = np.zeros(n, dtype=np.int64)
+    last = np.full(n, -1, dtype=np.int64)
+    for p in range(n):
+        best = -np.inf
+        run = 0.0
+        start = 0
+        for i in range(starts[p + 1] - starts[p]):
+            if run <= 0:
+                run = 0.0
+                start = i
+            run += score[starts[p] + i]
+            if run > best:
+                best = run
+                first[p] = start
+                last[p] = i
+    return first, last
+
+
 # Items per radix partition when grouping band keys: a partition's hash table then stays in cache.
 _ITEMS_PER_PARTITION = 2048
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -231,3 +256,4 @@ def precompile() -> None:
     sets, set_offsets = sorted_sets(u32.astype(np.uint64), offsets)
     pair_jaccard(sets, set_offsets, np.array([[0, 1]], dtype=np.int64))
     shared_key_pairs(np.zeros((2, 3), dtype=np.uint64), 4)
+    best_spans(np.zeros(3), offsets)

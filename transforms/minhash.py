@@ -88,7 +88,7 @@ def _word_hashes(words: list[str]) -> U64:
     return _distinct_word_hashes(pa.array(words, type=pa.string()))
 
 
-def _words(texts: Sequence[str] | pa.Array) -> tuple[pa.Array, npt.NDArray[np.int64]]:
+def words_of(texts: Sequence[str] | pa.Array) -> tuple[pa.Array, npt.NDArray[np.int64]]:
     """Every text's `tokenize` words, concatenated, and each text's word count, without a Python object per word.
 
     Plain texts (see transforms.bulk: ASCII, plus punctuation and symbols, which are never part of
@@ -144,7 +144,7 @@ def _fmix32(h: U32) -> U32:
 
 def shingle_hashes(texts: Sequence[str] | pa.Array, shingle_size: int) -> tuple[U64, npt.NDArray[np.int64]]:
     """All shingle hashes of all texts, concatenated, and each text's offset into them (n + 1 offsets)."""
-    words, lengths = _words(texts)
+    words, lengths = words_of(texts)
     wh = _distinct_word_hashes(words)
     word_start = np.concatenate(([0], np.cumsum(lengths)))[:-1]
     k = shingle_size

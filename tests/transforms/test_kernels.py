@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transforms import kernels
-from transforms.kernels import min_permuted, shared_key_pairs, split_words
+from transforms.kernels import best_spans, min_permuted, shared_key_pairs, split_words
 from transforms.minhash import MinHashConfig, permutations, shingle_hashes, signatures
 from transforms.neardup import NearDupConfig, candidate_pairs, exact_jaccard
 
@@ -43,6 +43,31 @@ def test_split_words_equals_str_split(texts: list[str]) -> None:
     found = [words[a:b].tobytes().decode() for a, b in itertools.pairwise(word_offsets.tolist())]
     assert found == [w for t in texts for w in t.split()]
     assert counts.tolist() == [len(t.split()) for t in texts]
+
+
+def _best_span(score: list[float]) -> tuple[int, int]:
+    """The definition: the first (start, end) of largest sum, over every span, by brute force; (0, -1) if empty."""
+    best, span = -np.inf, (0, -1)
+    for end in range(len(score)):
+        for start in range(end + 1):
+            total = sum(score[start : end + 1])
+            if total > best or (total == best and (end, start) < (span[1], span[0])):
+                best, span = total, (start, end)
+    return span
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(st.integers(-20, 20).map(float), max_size=7), max_size=5))
+def test_best_spans_equal_brute_force_largest_sums(segments: list[list[float]]) -> None:
+    score = np.array([x for seg in segments for x in seg], dtype=np.float64)
+    starts = np.cumsum([0, *map(len, segments)]).astype(np.int64)
+    first, last = best_spans(score, starts)
+    for p, seg in enumerate(segments):
+        a, b = int(first[p]), int(last[p])
+        start, end = _best_span(seg)
+        # Kadane drops a prefix that sums to 0, so the start may differ; the end (the first reaching the largest sum) and the sum may not.
+        assert b == end
+        assert sum(seg[a : b + 1]) == sum(seg[start : end + 1])
 
 
 def _windowed_pairs(keys: np.ndarray, window: int) -> set[tuple[int, int]]:
@@ -83,7 +108,14 @@ def test_shared_key_pairs_across_radix_partitions_and_one_huge_run() -> None:
 
 def test_precompile_covers_the_argument_types_a_run_uses() -> None:
     # `make install` calls precompile so that runs only load the loops: a run must need no other specialisation.
-    loops = [kernels.min_permuted, kernels.split_words, kernels.sorted_sets, kernels.pair_jaccard, kernels.shared_key_pairs]
+    loops = [
+        kernels.min_permuted,
+        kernels.split_words,
+        kernels.sorted_sets,
+        kernels.pair_jaccard,
+        kernels.shared_key_pairs,
+        kernels.best_spans,
+    ]
     kernels.precompile()
     compiled = [len(loop.signatures) for loop in loops]
     texts = [

@@ -455,10 +455,6 @@ def signature_table(kind: str, texts: list[str], sig: npt.NDArray[np.uint32]) ->
     )
 
 
-def write_signatures(path: Path, tables: list[pa.Table]) -> None:
-    pq.write_table(pa.concat_tables(tables), path, compression="zstd")
-
-
 def write_state(
     staging: Path,
     files: pd.DataFrame,

@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import Task, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -355,7 +356,7 @@ def clean_partition(work: Path, index: int, settings: Settings, previous: io.Pre
     parts.write_array(folder / "paragraph_keys.npy", dedup.keys_of(para_sig, settings.dedup.paragraphs))
     parts.write_array(folder / "document_keys.npy", dedup.keys_of(doc_sig, settings.dedup.documents))
     stored = [io.signature_table("paragraph", para_texts, para_sig), io.signature_table("document", doc_texts, doc_sig)]
-    io.write_signatures(folder / "signatures.parquet", stored)
+    parts.write_table(folder / "signatures.parquet", pa.concat_tables(stored))
     by_reason = {str(k): int(v) for k, v in cleaned.removed["reason"].value_counts().items()}
     get_run_logger().info(
         "partition %d: %d documents (%d reused), kept %d paragraphs, removed %d blocks",
@@ -456,9 +457,9 @@ def finish_partition(work: Path, index: int, chrome_rules: list[dict[str, object
         "conservation": tables.conservation(blocks, documents, paragraphs, removed),
     }
     results = validation.validate_tables(frames, {"chrome_rules": chrome_rules, "documents_in": documents_in})
-    pq.write_table(tables.documents_table(documents), folder / "final_documents.parquet")
-    pq.write_table(tables.paragraphs_table(paragraphs), folder / "final_paragraphs.parquet")
-    pq.write_table(tables.removed_table(removed), folder / "final_removed.parquet")
+    parts.write_table(folder / "final_documents.parquet", tables.documents_table(documents))
+    parts.write_table(folder / "final_paragraphs.parquet", tables.paragraphs_table(paragraphs))
+    parts.write_table(folder / "final_removed.parquet", tables.removed_table(removed))
     log = get_run_logger()
     for r in results:
         (log.info if r.success else log.error)("partition %d %s: %s", index, r.table, "passed" if r.success else "; ".join(r.failed))

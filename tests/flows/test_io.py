@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from flows import io
+from flows import io, parts
 
 
 def _write(root: Path, rel: str, data: bytes | str) -> None:
@@ -115,7 +115,9 @@ def test_signatures_are_stored_once_per_distinct_text_and_read_back(tmp_path: Pa
     sig = np.arange(4 * 3, dtype=np.uint32).reshape(4, 3)
     docs = np.full((1, 3), 7, dtype=np.uint32)
     path = tmp_path / "signatures.parquet"
-    io.write_signatures(path, [io.signature_table("paragraph", texts, sig), io.signature_table("document", ["whole doc"], docs)])
+    parts.write_table(
+        path, pa.concat_tables([io.signature_table("paragraph", texts, sig), io.signature_table("document", ["whole doc"], docs)])
+    )
     stored = io.read_signatures(path)
     assert set(stored) == {"paragraph", "document"}
     assert list(stored["paragraph"]) == [text_key("first para"), text_key("second para"), text_key("")]

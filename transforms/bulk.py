@@ -13,8 +13,10 @@ rules keep Python's engine.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -31,19 +33,24 @@ NOT_PLAIN = (
 )
 
 
-def _byte_set(chars: str) -> npt.NDArray[np.bool_]:
-    table = np.zeros(256, dtype=bool)
-    table[list(chars.encode("ascii"))] = True
+@cache
+def _byte_classes() -> npt.NDArray[np.uint8]:
+    """What `\\w`, `[A-Z]`, `\\d` and `\\S` match in a plain text, byte by byte, as `kernels.byte_counts` class bits.
+
+    Every non-ASCII character of a plain text is punctuation or a symbol (no UTF-8 byte of one is
+    below 0x80), and a plain text holds no white space but spaces and tabs.
+    """
+    from transforms.kernels import DIGIT_BIT, TOKEN_BIT, UPPER_BIT, WORD_BIT
+
+    table = np.full(256, TOKEN_BIT, dtype=np.uint8)
+    table[list(b" \t")] = 0
+    for chars, bit in (
+        (string.ascii_letters + string.digits + "_", WORD_BIT),
+        (string.ascii_uppercase, UPPER_BIT),
+        (string.digits, DIGIT_BIT),
+    ):
+        table[list(chars.encode("ascii"))] |= bit
     return table
-
-
-# What `\w`, `[A-Z]`, `\d` and `\s` match in a plain text, byte by byte: every non-ASCII character
-# of a plain text is punctuation or a symbol (no UTF-8 byte of one is below 0x80), and a plain text
-# holds no white space but spaces and tabs.
-_WORD_BYTE = _byte_set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
-_UPPER_BYTE = _byte_set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_DIGIT_BYTE = _byte_set("0123456789")
-_NOT_SPACE_BYTE = ~_byte_set(" \t")
 
 
 def utf8_buffer(array: pa.Array) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
@@ -53,26 +60,6 @@ def utf8_buffer(array: pa.Array) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.
     data = arr.buffers()[2]
     raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
     return raw[offsets[0] : offsets[-1]], offsets - offsets[0]
-
-
-def _per_text(flags: npt.NDArray[np.bool_], offsets: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """How many flags are set within each text's byte range."""
-    out = np.zeros(len(offsets) - 1, dtype=np.int64)
-    nonempty = np.diff(offsets) > 0
-    if nonempty.any():
-        # Segments from one non-empty text's start to the next are exactly that text's bytes.
-        # (reduceat: a cumulative sum would write 8 bytes per byte of text, 6x slower.)
-        out[nonempty] = np.add.reduceat(flags, offsets[:-1][nonempty], dtype=np.int64)
-    return out
-
-
-def _run_starts(inside: npt.NDArray[np.bool_], offsets: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """Bytes that begin a run of `inside` bytes; a run never continues from one text into the next."""
-    before = np.zeros_like(inside)
-    before[1:] = inside[:-1]
-    before[offsets[:-1][np.diff(offsets) > 0]] = False
-    out: npt.NDArray[np.bool_] = inside & ~before
-    return out
 
 
 @dataclass(frozen=True)
@@ -138,16 +125,8 @@ class Texts:
 
     def word_counts(self) -> WordCounts:
         """`len(re.findall(p, t))` for p in `\\w+`, `\\b[A-Z]\\w*` and `\\d`, and `len(re.sub(r"\\W+", "", t))`, per text."""
-        # A byte table over the UTF-8 buffer: four regex passes over half a million blocks cost seconds.
-        raw, offsets = utf8_buffer(self.array)
-        in_word = _WORD_BYTE[raw]
-        starts = _run_starts(in_word, offsets)
-        counts = WordCounts(
-            words=_per_text(starts, offsets),
-            word_chars=_per_text(in_word, offsets),
-            capitalised=_per_text(starts & _UPPER_BYTE[raw], offsets),
-            digits=_per_text(_DIGIT_BYTE[raw], offsets),
-        )
+        table = self._byte_counts()
+        counts = WordCounts(*(np.ascontiguousarray(table[:, k]) for k in range(4)))
         for row, text in zip(self.python_rows.tolist(), self.python_texts(), strict=True):
             counts.words[row] = len(_WORD.findall(text))
             counts.word_chars[row] = len(_NOT_WORD.sub("", text))
@@ -157,11 +136,17 @@ class Texts:
 
     def token_counts(self) -> npt.NDArray[np.int64]:
         """How many white-space separated tokens each text has (`len(re.findall(r"\\S+", t))`, `len(t.split())`)."""
-        raw, offsets = utf8_buffer(self.array)
-        out = _per_text(_run_starts(_NOT_SPACE_BYTE[raw], offsets), offsets)
+        out = self._byte_counts()[:, 4].copy()
         for row, text in zip(self.python_rows.tolist(), self.python_texts(), strict=True):
             out[row] = len(_TOKEN.findall(text))
         return out
+
+    def _byte_counts(self) -> npt.NDArray[np.int64]:
+        # One compiled pass over the UTF-8 buffer: a numpy pass per byte class cost 0.5 s per partition.
+        from transforms.kernels import byte_counts
+
+        raw, offsets = utf8_buffer(self.array)
+        return byte_counts(raw, np.ascontiguousarray(offsets, dtype=np.int64), _byte_classes())
 
     def lengths(self) -> npt.NDArray[np.int64]:
         """Length of each text in characters, as `len`."""

@@ -118,6 +118,42 @@ def split_words(
     return words, word_offsets, counts
 
 
+# Bits of a byte's class for `byte_counts`.
+WORD_BIT, UPPER_BIT, DIGIT_BIT, TOKEN_BIT = 1, 2, 4, 8
+
+
+@numba.njit(cache=True, nogil=True)
+def byte_counts(raw: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], classes: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
+    """Per text raw[offsets[t]:offsets[t + 1]], by the class bits `classes[byte]`, in one pass: runs of WORD_BIT bytes,
+    WORD_BIT bytes, runs of WORD_BIT bytes that start with an UPPER_BIT byte, DIGIT_BIT bytes, runs of TOKEN_BIT bytes.
+    """
+    n = offsets.shape[0] - 1
+    out = np.zeros((n, 5), dtype=np.int64)
+    for t in range(n):
+        in_word = False
+        in_token = False
+        for i in range(offsets[t], offsets[t + 1]):
+            bits = classes[raw[i]]
+            if bits & WORD_BIT:
+                out[t, 1] += 1
+                if not in_word:
+                    out[t, 0] += 1
+                    if bits & UPPER_BIT:
+                        out[t, 2] += 1
+                in_word = True
+            else:
+                in_word = False
+            if bits & DIGIT_BIT:
+                out[t, 3] += 1
+            if bits & TOKEN_BIT:
+                if not in_token:
+                    out[t, 4] += 1
+                in_token = True
+            else:
+                in_token = False
+    return out
+
+
 @numba.njit(cache=True, nogil=True)
 def best_spans(score: npt.NDArray[np.float64], starts: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Per segment score[starts[p]:starts[p + 1]]: the (first, last) local index of its span of largest sum (Kadane).
@@ -257,3 +293,4 @@ def precompile() -> None:
     pair_jaccard(sets, set_offsets, np.array([[0, 1]], dtype=np.int64))
     shared_key_pairs(np.zeros((2, 3), dtype=np.uint64), 4)
     best_spans(np.zeros(3), offsets)
+    byte_counts(np.frombuffer(b"ab c", dtype=np.uint8).copy(), np.array([0, 4], dtype=np.int64), np.zeros(256, dtype=np.uint8))

@@ -5,10 +5,13 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transforms import kernels
+from transforms.bulk import Texts
+from transforms.content import block_features
 from transforms.kernels import best_spans, min_permuted, shared_key_pairs, split_words
 from transforms.minhash import MinHashConfig, permutations, shingle_hashes, signatures
 from transforms.neardup import NearDupConfig, candidate_pairs, exact_jaccard
@@ -106,6 +109,9 @@ def test_shared_key_pairs_across_radix_partitions_and_one_huge_run() -> None:
     assert set(map(tuple, pairs.tolist())) == _windowed_pairs(keys, 4)
 
 
+NO_LINES = pd.DataFrame({"source": [], "key": [], "documents": []})
+
+
 def test_precompile_covers_the_argument_types_a_run_uses() -> None:
     # `make install` calls precompile so that runs only load the loops: a run must need no other specialisation.
     loops = [
@@ -128,4 +134,8 @@ def test_precompile_covers_the_argument_types_a_run_uses() -> None:
     pairs = candidate_pairs(sig, NearDupConfig(threshold=0.5))
     hashes, offsets = shingle_hashes(texts, 5)
     assert len(pairs) and exact_jaccard(pairs, hashes, offsets).tolist()
+    bulk = Texts.of(texts)
+    assert bulk.word_counts().words.tolist() == [8, 8, 3, 0] and bulk.token_counts().tolist() == [8, 8, 3, 0]
+    page = pd.DataFrame({"doc_id": "d", "source": "s", "position": range(4), "text": texts, "key": texts})
+    assert block_features(page, np.zeros(4, dtype=np.int64), {"d": 0}, {"d": texts[0]}, NO_LINES, {"s": 1})["title_sim"].iloc[0] == 1.0
     assert [len(loop.signatures) for loop in loops] == compiled

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,9 +17,11 @@ _SPACES = "[ " + "\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000" + r"\t\x0c\x0b]+"
 _SPACE_AT_BREAK = r" ?\n ?"
 
 
-@dataclass(frozen=True)
-class Block:
-    """One non-empty line of a normalised document; position is its 0-based line number."""
+class Block(NamedTuple):
+    """One non-empty line of a normalised document; position is its 0-based line number.
+
+    A named tuple, not a dataclass: a corpus makes one per line, and a tuple is made 3x faster.
+    """
 
     position: int
     text: str

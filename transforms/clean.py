@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -57,15 +58,14 @@ class CleanConfig:
             raise ValueError("heading_max_words must be >= 1")
 
 
-@dataclass(frozen=True)
-class Kept:
+# Named tuples, like Block: one per block of the corpus.
+class Kept(NamedTuple):
     position: int
     text: str
     role: str
 
 
-@dataclass(frozen=True)
-class Removed:
+class Removed(NamedTuple):
     position: int
     text: str
     reason: str

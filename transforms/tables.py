@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +14,7 @@ import pyarrow.compute as pc
 
 from transforms.blocks import Block
 from transforms.bulk import Texts
-from transforms.clean import CleanConfig, CleanedDocument, block_facts, clean_document
+from transforms.clean import CleanConfig, block_facts, clean_document
 from transforms.content import REASON_CONTENT, STATE_KEPT, STATE_META, STATE_REMOVED, ContentModel, block_features, keep_decisions
 from transforms.schema import DOCUMENTS, PARAGRAPHS, REJECTED, REMOVED
 from transforms.sitechrome import SiteStats
@@ -66,7 +65,7 @@ def run_starts(ids: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
 
 def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, config: CleanConfig) -> CleanedCorpus:
     """Run the in-document cleaner over every document (`blocks` sorted by doc_id, position)."""
-    doc_rows: list[dict[str, object]] = []
+    doc_rows: list[tuple[object, ...]] = []
     kept_rows: list[tuple[str, int, str, str]] = []
     removed_rows: list[tuple[str, int, str, str, str | None]] = []
     texts: list[str] = blocks["text"].tolist()
@@ -77,14 +76,43 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, 
     span = dict(zip(block_doc_ids[starts].tolist(), zip(starts.tolist(), [*starts[1:].tolist(), len(blocks)], strict=True), strict=True))
     if len(span) != len(starts):
         raise ValueError("blocks must be sorted by doc_id")
-    records: list[dict[str, object]] = docs.to_dict("records")  # type: ignore[assignment]
-    for doc in records:
-        doc_id, source, title = str(doc["doc_id"]), str(doc["source"]), doc["title"]
+    n_docs = len(docs)
+    given = [None] * n_docs
+    columns = [docs[c].tolist() if c in docs else given for c in ("doc_id", "source", "title", "url", "published", "raw_hash", "warnings")]
+    for doc_id, source, title, url, published, raw_hash, warnings in zip(*columns, strict=True):
+        doc_id, source = str(doc_id), str(source)
         start, stop = span.get(doc_id, (0, 0))
-        doc_blocks = [Block(positions[i], texts[i]) for i in range(start, stop)]
-        given = title if isinstance(title, str) and title.strip() else None
-        result = clean_document(doc_blocks, config, stats.chrome.get(source, frozenset()), given, facts.slice(start, stop))
-        doc_rows.append(_document_row(doc, result, len(doc_blocks)))
+        doc_blocks = list(map(Block, positions[start:stop], texts[start:stop]))
+        result = clean_document(
+            doc_blocks,
+            config,
+            stats.chrome.get(source, frozenset()),
+            title if isinstance(title, str) and title.strip() else None,
+            facts.slice(start, stop),
+        )
+        body = result.body
+        doc_rows.append(
+            (
+                doc_id,
+                source,
+                url,
+                published,
+                result.title,
+                result.title_position,
+                result.byline,
+                result.byline_position,
+                result.captions,
+                result.caption_positions,
+                result.credits,
+                result.credit_positions,
+                body,
+                len(result.kept),
+                len(doc_blocks),
+                content_hash(body),
+                raw_hash,
+                [] if warnings is None else list(warnings),
+            )
+        )
         kept_rows.extend((doc_id, k.position, k.text, k.role) for k in result.kept)
         removed_rows.extend((doc_id, r.position, r.text, r.reason, r.matched) for r in result.removed)
     documents = pd.DataFrame(doc_rows, columns=[*_DOC_META_COLUMNS])
@@ -203,29 +231,6 @@ _DOC_META_COLUMNS = (
     "raw_hash",
     "warnings",
 )
-
-
-def _document_row(doc: Mapping[str, object], result: CleanedDocument, n_blocks: int) -> dict[str, object]:
-    return {
-        "doc_id": doc["doc_id"],
-        "source": doc["source"],
-        "url": doc.get("url"),
-        "published": doc.get("published"),
-        "title": result.title,
-        "title_position": result.title_position,
-        "byline": result.byline,
-        "byline_position": result.byline_position,
-        "captions": result.captions,
-        "caption_positions": result.caption_positions,
-        "credits": result.credits,
-        "credit_positions": result.credit_positions,
-        "text": result.body,
-        "paragraph_count": len(result.kept),
-        "block_count": n_blocks,
-        "content_hash": content_hash(result.body),
-        "raw_hash": doc["raw_hash"],
-        "warnings": [] if doc.get("warnings") is None else list(doc["warnings"]),  # type: ignore[call-overload]
-    }
 
 
 def content_hash(text: str) -> str:

@@ -6,7 +6,7 @@ import unicodedata
 
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transforms.blocks import Block, collapse_whitespace, normalize_text, split_blocks
@@ -73,6 +73,7 @@ def test_collapse_whitespace() -> None:
     assert collapse_whitespace("  a \n b\t c ") == "a b c"
 
 
+@settings(deadline=None)  # the first example loads the compiled word counter
 @given(st.lists(st.text(alphabet=st.sampled_from(["\n", " ", "a", "B", "é", "\u2028", "."]), max_size=30), max_size=8))
 def test_blocks_table_rows_are_split_blocks_of_each_document(texts: list[str]) -> None:
     docs = pd.DataFrame({"doc_id": [f"d{i:02d}" for i in range(len(texts))], "source": "s", "text": pd.Series(texts, dtype="str")})

@@ -64,10 +64,13 @@ def signatures_reusing(
     texts: Sequence[str], minhash: MinHashConfig, known: Mapping[str, npt.NDArray[np.uint32]] | None = None
 ) -> npt.NDArray[np.uint32]:
     """Signatures of the texts; those found in `known` (by text_key) are reused, not computed."""
+    if not known:
+        hashes, offsets = shingle_hashes(texts, minhash.shingle_size)
+        return signatures_from_shingles(hashes, offsets, minhash)
     sig = np.empty((len(texts), minhash.num_perm), dtype=np.uint32)
     missing = []
     for i, text in enumerate(texts):
-        found = known.get(text_key(text)) if known else None
+        found = known.get(text_key(text))
         if found is None:
             missing.append(i)
         else:

@@ -118,6 +118,61 @@ def split_words(
     return words, word_offsets, counts
 
 
+_SIP = (np.uint64(0x736F6D6570736575), np.uint64(0x646F72616E646F6D), np.uint64(0x6C7967656E657261), np.uint64(0x7465646279746573))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _rotl(x: np.uint64, b: int) -> np.uint64:
+    return (x << np.uint64(b)) | (x >> np.uint64(64 - b))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sip_rounds(
+    v0: np.uint64, v1: np.uint64, v2: np.uint64, v3: np.uint64, rounds: int
+) -> tuple[np.uint64, np.uint64, np.uint64, np.uint64]:
+    for _ in range(rounds):
+        v0 += v1
+        v1 = _rotl(v1, 13) ^ v0
+        v0 = _rotl(v0, 32)
+        v2 += v3
+        v3 = _rotl(v3, 16) ^ v2
+        v0 += v3
+        v3 = _rotl(v3, 21) ^ v0
+        v2 += v1
+        v1 = _rotl(v1, 17) ^ v2
+        v2 = _rotl(v2, 32)
+    return v0, v1, v2, v3
+
+
+@numba.njit(cache=True, nogil=True)
+def siphash24(data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], k0: np.uint64, k1: np.uint64) -> npt.NDArray[np.uint64]:
+    """SipHash-2-4 with key (k0, k1) of each byte string data[offsets[t]:offsets[t + 1]] (the reference C's results)."""
+    n = offsets.shape[0] - 1
+    out = np.empty(n, dtype=np.uint64)
+    for t in range(n):
+        start, end = offsets[t], offsets[t + 1]
+        v0, v1, v2, v3 = k0 ^ _SIP[0], k1 ^ _SIP[1], k0 ^ _SIP[2], k1 ^ _SIP[3]
+        i = start
+        while i + 8 <= end:
+            m = np.uint64(0)
+            for j in range(8):
+                m |= np.uint64(data[i + j]) << np.uint64(8 * j)
+            v3 ^= m
+            v0, v1, v2, v3 = _sip_rounds(v0, v1, v2, v3, 2)
+            v0 ^= m
+            i += 8
+        last = np.uint64(end - start) << np.uint64(56)
+        for j in range(end - i):
+            last |= np.uint64(data[i + j]) << np.uint64(8 * j)
+        v3 ^= last
+        v0, v1, v2, v3 = _sip_rounds(v0, v1, v2, v3, 2)
+        v0 ^= last
+        v2 ^= np.uint64(0xFF)
+        v0, v1, v2, v3 = _sip_rounds(v0, v1, v2, v3, 4)
+        out[t] = v0 ^ v1 ^ v2 ^ v3
+    return out
+
+
 # Bits of a byte's class for `byte_counts`.
 WORD_BIT, UPPER_BIT, DIGIT_BIT, TOKEN_BIT = 1, 2, 4, 8
 
@@ -293,4 +348,5 @@ def precompile() -> None:
     pair_jaccard(sets, set_offsets, np.array([[0, 1]], dtype=np.int64))
     shared_key_pairs(np.zeros((2, 3), dtype=np.uint64), 4)
     best_spans(np.zeros(3), offsets)
+    siphash24(np.frombuffer(b"ab c", dtype=np.uint8).copy(), np.array([0, 4], dtype=np.int64), np.uint64(1), np.uint64(2))
     byte_counts(np.frombuffer(b"ab c", dtype=np.uint8).copy(), np.array([0, 4], dtype=np.int64), np.zeros(256, dtype=np.uint8))

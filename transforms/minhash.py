@@ -22,7 +22,6 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -74,18 +73,31 @@ def permutations(num_perm: int, seed: int) -> tuple[U32, U32]:
     return a, b
 
 
-def _distinct_word_hashes(words: pa.Array) -> U64:
-    """SipHash of each word; each distinct word is hashed once (Arrow's dictionary encoding finds them)."""
-    if len(words) == 0:
-        return np.zeros(0, dtype=np.uint64)
-    encoded = words.dictionary_encode()
-    distinct = pd.util.hash_array(np.asarray(encoded.dictionary.to_pylist(), dtype=object), categorize=False).astype(np.uint64)
-    out: U64 = distinct[encoded.indices.to_numpy()]
-    return out
+# pandas' hash key for `pd.util.hash_array` ("0123456789123456"), as SipHash's two 64-bit key words.
+_PANDAS_KEY = (np.uint64(int.from_bytes(b"01234567", "little")), np.uint64(int.from_bytes(b"89123456", "little")))
+
+
+def _word_hashes_of(words: pa.Array) -> U64:
+    """pandas' hash of each word (`pd.util.hash_array`: SipHash-2-4, then a mixing step).
+
+    A compiled SipHash reads the words' UTF-8 bytes in place, with no Python string per word; hashing
+    every word costs less than finding the distinct ones first (tests/transforms/test_minhash.py
+    checks the values against pandas).
+    """
+    from transforms.kernels import siphash24
+
+    raw, offsets = utf8_buffer(words)
+    h = siphash24(raw, np.ascontiguousarray(offsets, dtype=np.int64), *_PANDAS_KEY)
+    h ^= h >> np.uint64(30)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(27)
+    h *= np.uint64(0x94D049BB133111EB)
+    h ^= h >> np.uint64(31)
+    return h
 
 
 def _word_hashes(words: list[str]) -> U64:
-    return _distinct_word_hashes(pa.array(words, type=pa.string()))
+    return _word_hashes_of(pa.array(words, type=pa.string()))
 
 
 def words_of(texts: Sequence[str] | pa.Array) -> tuple[pa.Array, npt.NDArray[np.int64]]:
@@ -145,7 +157,7 @@ def _fmix32(h: U32) -> U32:
 def shingle_hashes(texts: Sequence[str] | pa.Array, shingle_size: int) -> tuple[U64, npt.NDArray[np.int64]]:
     """All shingle hashes of all texts, concatenated, and each text's offset into them (n + 1 offsets)."""
     words, lengths = words_of(texts)
-    wh = _distinct_word_hashes(words)
+    wh = _word_hashes_of(words)
     word_start = np.concatenate(([0], np.cumsum(lengths)))[:-1]
     k = shingle_size
     # combos[m-1][i] folds words i..i+m-1; shingles never need more than k words.

@@ -1,12 +1,23 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.minhash import SCHEME, MinHashConfig, datasketch_hashfunc, permutations, shingle_hashes, shingles_as_bytes, signatures
+from transforms.minhash import (
+    SCHEME,
+    MinHashConfig,
+    _word_hashes_of,
+    datasketch_hashfunc,
+    permutations,
+    shingle_hashes,
+    shingles_as_bytes,
+    signatures,
+)
 
 TEXTS = [
     "The quick brown fox jumps over the lazy dog near the river bank today.",
@@ -17,6 +28,15 @@ TEXTS = [
     "北京 欢迎 你 and 😀 emoji",
 ]
 CONFIG = MinHashConfig()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=30), max_size=20))
+def test_word_hashes_equal_pandas_hash_array(words: list[str]) -> None:
+    # Lengths around SipHash's 8-byte blocks, and multi-byte UTF-8.
+    words = [*words, "abcdefg", "abcdefgh", "abcdefghi", "x" * 17, "é😀", "abcdefg"]
+    expected = pd.util.hash_array(np.array(words, dtype=object), categorize=False)
+    assert _word_hashes_of(pa.array(words, pa.large_string())).tolist() == expected.tolist()
 
 
 def test_signatures_equal_datasketch_update_batch() -> None:

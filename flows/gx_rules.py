@@ -31,7 +31,7 @@ class ColumnValuesNotMatchRules(ColumnMapMetricProvider):
     def _pandas(cls, column: pd.Series, rules: list[dict[str, Any]], **kwargs: Any) -> pd.Series:
         ruleset = RuleSet(tuple(Rule(**r) for r in rules))
         texts = column.astype(str).tolist()
-        hits = ruleset.match_all(texts, Texts.of(texts).count(r"\S+"))
+        hits = ruleset.match_all(texts, Texts.of(texts).token_counts())
         return pd.Series(np.array([h is None for h in hits], dtype=bool), index=column.index)
 
 

@@ -234,6 +234,34 @@ def best_spans(score: npt.NDArray[np.float64], starts: npt.NDArray[np.int64]) ->
     return first, last
 
 
+@numba.njit(cache=True, nogil=True)
+def join_words(
+    raw: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], table: npt.NDArray[np.uint8], space: np.uint8
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """Each text's bytes mapped by `table`, runs of `space` folded to one and trimmed: the new bytes and offsets."""
+    n = offsets.shape[0] - 1
+    out = np.empty(raw.shape[0], dtype=np.uint8)
+    new_offsets = np.empty(n + 1, dtype=np.int64)
+    new_offsets[0] = 0
+    k = 0
+    for t in range(n):
+        begin = k
+        gap = False
+        for i in range(offsets[t], offsets[t + 1]):
+            mapped = table[raw[i]]
+            if mapped == space:
+                gap = True
+            else:
+                if gap and k > begin:
+                    out[k] = space
+                    k += 1
+                gap = False
+                out[k] = mapped
+                k += 1
+        new_offsets[t + 1] = k
+    return out[:k], new_offsets
+
+
 # Items per radix partition when grouping band keys: a partition's hash table then stays in cache.
 _ITEMS_PER_PARTITION = 2048
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -349,4 +377,7 @@ def precompile() -> None:
     shared_key_pairs(np.zeros((2, 3), dtype=np.uint64), 4)
     best_spans(np.zeros(3), offsets)
     siphash24(np.frombuffer(b"ab c", dtype=np.uint8).copy(), np.array([0, 4], dtype=np.int64), np.uint64(1), np.uint64(2))
+    join_words(
+        np.frombuffer(b"ab c", dtype=np.uint8).copy(), np.array([0, 4], dtype=np.int64), np.zeros(256, dtype=np.uint8), np.uint8(0x20)
+    )
     byte_counts(np.frombuffer(b"ab c", dtype=np.uint8).copy(), np.array([0, 4], dtype=np.int64), np.zeros(256, dtype=np.uint8))

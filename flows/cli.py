@@ -93,6 +93,7 @@ def _import_heavy_modules() -> None:
 
 def _run(args: argparse.Namespace) -> dict[str, object]:
     from flows.apiserver import TemporaryApi
+    from flows.collector import settle_for_run
 
     timeout = float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"])
     # The server boots in its own process while this one imports the flow: start-up is the longer of the two, not their sum.
@@ -117,7 +118,7 @@ def _run(args: argparse.Namespace) -> dict[str, object]:
             api.wait_ready()
             if warm.is_alive():
                 warm.join()
-            gc.freeze()  # the imported modules live as long as the run: keep them out of the collector's walks
+            settle_for_run()  # the imported modules live as long as the run: out of the collector's walks
             return clean_flow(**params)
         with contextlib.ExitStack() as stack:
             # A local cluster's workers boot alongside the server (they read PREFECT_API_URL, already set).
@@ -125,6 +126,7 @@ def _run(args: argparse.Namespace) -> dict[str, object]:
             api.wait_ready()
             if warm.is_alive():
                 warm.join()
+            settle_for_run()
             return clean_flow.with_options(task_runner=dask_runner(address))(**params)
 
 

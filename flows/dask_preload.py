@@ -6,8 +6,9 @@ seconds), one after another along the flow. At start the workers import in paral
 
 from __future__ import annotations
 
-import gc
 from typing import Any
+
+from flows.collector import settle_for_run
 
 
 def dask_setup(worker: Any) -> None:
@@ -18,4 +19,4 @@ def dask_setup(worker: Any) -> None:
     import_great_expectations()
     # The modules' objects live as long as the worker: out of the collector's walks, and out of
     # its last walk at exit, which would otherwise hold up the cluster's shutdown by seconds.
-    gc.freeze()
+    settle_for_run()

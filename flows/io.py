@@ -478,13 +478,16 @@ def write_state(
     rej_table = pa.Table.from_pandas(read_rejections[REJECTED_COLUMNS], schema=rej_schema, preserve_index=False)
     pq.write_table(rej_table, state / "read_rejections.parquet")
     seen: set[tuple[str, str]] = set()
-    with pq.ParquetWriter(state / "signatures.parquet", SIGNATURES_SCHEMA, compression="zstd") as writer:
+    # Hash values do not compress (zstd saved 6% and doubled the time to read them back): stored plain.
+    with pq.ParquetWriter(state / "signatures.parquet", SIGNATURES_SCHEMA, compression="none", use_dictionary=False) as writer:
         for part in signature_parts:
             table = pq.read_table(part)
             ids = list(zip(table.column("kind").to_pylist(), table.column("text_key").to_pylist(), strict=True))
             keep = [i for i, k in enumerate(ids) if k not in seen]
             seen.update(ids)
-            writer.write_table(table.take(pa.array(keep, type=pa.int64())).cast(SIGNATURES_SCHEMA))
+            if len(keep) < table.num_rows:  # taking every row of a list column would copy it for nothing
+                table = table.take(pa.array(keep, type=pa.int64()))
+            writer.write_table(table.cast(SIGNATURES_SCHEMA))
     pq.write_table(
         pq.read_table(site_lines).select(SITE_LINES_SCHEMA.names).cast(SITE_LINES_SCHEMA), state / "site_lines.parquet", compression="zstd"
     )

@@ -34,7 +34,8 @@ def normalize_texts(texts: Sequence[str]) -> list[str]:
     """NFC, plain spaces, LF line endings, no invisible or control characters, no spaces at line ends.
 
     Whole-text passes in Arrow: after the first three, the only white space left is " " and "\n", so
-    stripping every line is dropping the one space beside each line break and at the ends.
+    stripping every line is dropping the one space beside each line break and at the ends. Texts must
+    be encodable as UTF-8 (no lone surrogates; the JSONL reader replaces them).
     """
     array = pc.utf8_normalize(pa.array(texts, type=pa.large_string()), "NFC")
     array = pc.replace_substring_regex(array, _LINE_BREAKS, "\n")

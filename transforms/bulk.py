@@ -53,6 +53,12 @@ def _byte_classes() -> npt.NDArray[np.uint8]:
     return table
 
 
+# Byte -> byte for plain texts: ASCII letters lowercased, digits and "_" kept, every other byte a space
+# (in a plain text every non-ASCII character is punctuation or a symbol: never part of a word).
+SPACE = 0x20
+WORD_BYTES = np.array([ord(chr(c).lower()) if c < 0x80 and (chr(c).isalnum() or c == 0x5F) else SPACE for c in range(256)], dtype=np.uint8)
+
+
 def utf8_buffer(array: pa.Array) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
     """A string array's UTF-8 bytes, concatenated, and each text's byte offset into them (n + 1 offsets)."""
     arr = array.cast(pa.large_string()).fill_null("")
@@ -158,7 +164,7 @@ class Texts:
         from transforms.kernels import join_words
 
         raw, offsets = utf8_buffer(self.array)
-        chars, joined_offsets = join_words(raw, np.ascontiguousarray(offsets, dtype=np.int64), _JOIN_BYTES, np.uint8(0x20))
+        chars, joined_offsets = join_words(raw, np.ascontiguousarray(offsets, dtype=np.int64), WORD_BYTES, np.uint8(SPACE))
         joined = pa.LargeStringArray.from_buffers(len(self.array), pa.py_buffer(joined_offsets), pa.py_buffer(chars))
         out: list[str] = joined.to_pylist()
         for row, text in zip(self.python_rows.tolist(), self.python_texts(), strict=True):
@@ -166,9 +172,6 @@ class Texts:
         return out
 
 
-# Byte -> byte for plain texts: ASCII letters lowercased, digits and "_" kept, every other byte a space
-# (in a plain text every non-ASCII character is punctuation or a symbol: never part of a word).
-_JOIN_BYTES = np.array([ord(chr(c).lower()) if c < 0x80 and (chr(c).isalnum() or c == 0x5F) else 0x20 for c in range(256)], dtype=np.uint8)
 _WORD = re.compile(r"\w+")
 _NOT_WORD = re.compile(r"\W+")
 _CAPITALISED = re.compile(r"\b[A-Z]\w*")

@@ -25,17 +25,11 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.bulk import NOT_PLAIN, utf8_buffer
+from transforms.bulk import NOT_PLAIN, SPACE, WORD_BYTES, utf8_buffer
 
 SCHEME = "affine32"
 _WORD = re.compile(r"\w+")
 _FOLD = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier of the polynomial fold (golden ratio)
-_SPACE = 0x20
-# Byte -> byte for ASCII text: letters lowercased, other `\\w` bytes kept, everything else a space.
-# Bytes >= 0x80 never reach it in use (those texts go through `tokenize`); they map to themselves.
-_ASCII_WORD_BYTES = np.array(
-    [c if c >= 0x80 else ord(chr(c).lower()) if chr(c).isalnum() or chr(c) == "_" else _SPACE for c in range(256)], dtype=np.uint8
-)
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
 
@@ -111,16 +105,12 @@ def words_of(texts: Sequence[str] | pa.Array) -> tuple[pa.Array, npt.NDArray[np.
 
     array = texts if isinstance(texts, pa.Array) else pa.array(list(texts), type=pa.large_string())
     raw, offsets = utf8_buffer(array)
-    mapped = _ASCII_WORD_BYTES[raw]
-    high = np.flatnonzero(raw >= 0x80)
-    others = np.zeros(0, dtype=np.int64)
-    if len(high):
-        text_of_high = np.searchsorted(offsets, high, side="right") - 1
-        others = np.unique(text_of_high)
-        # Curly quotes and dashes are most of the non-ASCII characters in news text: in a plain text
-        # every one is a word break, so its bytes become spaces and the text stays on the byte path.
+    # Curly quotes and dashes are most of the non-ASCII characters in news text: in a plain text every
+    # one is a word break, which the byte map makes a space, so the text stays on the byte path.
+    mapped = WORD_BYTES[raw]
+    others = np.unique(np.searchsorted(offsets, np.flatnonzero(raw >= 0x80), side="right") - 1)
+    if len(others):
         not_plain = pc.match_substring_regex(array.take(pa.array(others, pa.int64())), NOT_PLAIN).to_numpy(zero_copy_only=False)
-        mapped[high[np.isin(text_of_high, others[~not_plain])]] = _SPACE
         others = others[not_plain]
     if len(others):
         # Rebuild the stream with those texts as their words joined by spaces (a space never sits inside a UTF-8 character).
@@ -137,7 +127,7 @@ def words_of(texts: Sequence[str] | pa.Array) -> tuple[pa.Array, npt.NDArray[np.
         pieces.append(mapped[offsets[done] :])
         mapped = np.concatenate(pieces)
         offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
-    chars, word_offsets, counts = split_words(mapped, np.ascontiguousarray(offsets, dtype=np.int64), np.uint8(_SPACE))
+    chars, word_offsets, counts = split_words(mapped, np.ascontiguousarray(offsets, dtype=np.int64), np.uint8(SPACE))
     words = pa.LargeStringArray.from_buffers(len(word_offsets) - 1, pa.py_buffer(word_offsets), pa.py_buffer(chars))
     return words, counts
 

@@ -76,9 +76,8 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, 
     span = dict(zip(block_doc_ids[starts].tolist(), zip(starts.tolist(), [*starts[1:].tolist(), len(blocks)], strict=True), strict=True))
     if len(span) != len(starts):
         raise ValueError("blocks must be sorted by doc_id")
-    n_docs = len(docs)
-    given = [None] * n_docs
-    columns = [docs[c].tolist() if c in docs else given for c in ("doc_id", "source", "title", "url", "published", "raw_hash", "warnings")]
+    absent = [None] * len(docs)
+    columns = [docs[c].tolist() if c in docs else absent for c in ("doc_id", "source", "title", "url", "published", "raw_hash", "warnings")]
     for doc_id, source, title, url, published, raw_hash, warnings in zip(*columns, strict=True):
         doc_id, source = str(doc_id), str(source)
         start, stop = span.get(doc_id, (0, 0))

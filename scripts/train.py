@@ -34,8 +34,8 @@ MODELS = Path(__file__).resolve().parent.parent / "transforms" / "models"
 TOKEN = re.compile(r"\w+")
 PARAMS: dict[str, Any] = {
     "objective": "binary",
-    "learning_rate": 0.05,
-    "num_leaves": 31,
+    "learning_rate": 0.1,
+    "num_leaves": 63,
     "min_data_in_leaf": 40,
     "feature_fraction": 0.8,
     "bagging_fraction": 0.8,
@@ -46,7 +46,7 @@ PARAMS: dict[str, Any] = {
     "deterministic": True,
     "num_threads": 2,
 }
-ROUNDS = 300
+ROUNDS = 60
 FALLBACK = 0.5
 
 

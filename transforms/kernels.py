@@ -366,6 +366,36 @@ def shared_key_pairs(keys: npt.NDArray[np.uint64], window: int) -> npt.NDArray[n
     return pairs[:size]
 
 
+@numba.njit(cache=True, nogil=True)
+def fold_shingles(
+    word_hashes: npt.NDArray[np.uint64], word_counts: npt.NDArray[np.int64], k: int, fold: np.uint64
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+    """Every text's shingle hashes, concatenated, and each text's offset into them (n + 1 offsets).
+
+    Text t's words are the next word_counts[t] word hashes. A shingle folds k consecutive word hashes
+    as h = h * fold + w (mod 2**64); a text of 1..k-1 words is one shingle of all of them, and a text
+    of none has no shingle.
+    """
+    n = word_counts.shape[0]
+    offsets = np.empty(n + 1, dtype=np.int64)
+    offsets[0] = 0
+    for t in range(n):
+        c = word_counts[t]
+        offsets[t + 1] = offsets[t] + (c - k + 1 if c >= k else min(c, 1))
+    out = np.empty(offsets[n], dtype=np.uint64)
+    start = 0
+    for t in range(n):
+        c = word_counts[t]
+        width = min(c, k)
+        for s in range(offsets[t + 1] - offsets[t]):
+            h = np.uint64(0)
+            for m in range(width):
+                h = h * fold + word_hashes[start + s + m]
+            out[offsets[t] + s] = h
+        start += c
+    return out, offsets
+
+
 def precompile() -> None:
     """Run every loop once on tiny inputs, so numba compiles and caches them now (about 30 s here) instead of in a run."""
     u32 = np.arange(1, 4, dtype=np.uint32)
@@ -381,3 +411,4 @@ def precompile() -> None:
         np.frombuffer(b"ab c", dtype=np.uint8).copy(), np.array([0, 4], dtype=np.int64), np.zeros(256, dtype=np.uint8), np.uint8(0x20)
     )
     byte_counts(np.frombuffer(b"ab c", dtype=np.uint8).copy(), np.array([0, 4], dtype=np.int64), np.zeros(256, dtype=np.uint8))
+    fold_shingles(u32.astype(np.uint64), np.array([2, 1], dtype=np.int64), 5, np.uint64(3))

@@ -146,36 +146,10 @@ def _fmix32(h: U32) -> U32:
 
 def shingle_hashes(texts: Sequence[str] | pa.Array, shingle_size: int) -> tuple[U64, npt.NDArray[np.int64]]:
     """All shingle hashes of all texts, concatenated, and each text's offset into them (n + 1 offsets)."""
+    from transforms.kernels import fold_shingles
+
     words, lengths = words_of(texts)
-    wh = _word_hashes_of(words)
-    word_start = np.concatenate(([0], np.cumsum(lengths)))[:-1]
-    k = shingle_size
-    # combos[m-1][i] folds words i..i+m-1; shingles never need more than k words.
-    combos = [wh]
-    with np.errstate(over="ignore"):
-        for m in range(1, k):
-            prev = combos[-1]
-            combos.append(prev[:-1] * _FOLD + wh[m:] if len(prev) > 1 else np.zeros(0, dtype=np.uint64))
-    counts = np.where(lengths >= k, lengths - k + 1, np.minimum(lengths, 1))
-    offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-    out = np.empty(int(offsets[-1]), dtype=np.uint64)
-    full = lengths >= k
-    if full.any():
-        # Start index of every full shingle: word_start[t] + j for j < counts[t].
-        starts = np.repeat(word_start[full], counts[full]) + _ranges(counts[full])
-        out_idx = np.repeat(offsets[:-1][full], counts[full]) + _ranges(counts[full])
-        out[out_idx] = combos[k - 1][starts]
-    for m in range(1, k):  # a text shorter than k words is one shingle of all its words
-        short = lengths == m
-        out[offsets[:-1][short]] = combos[m - 1][word_start[short]]
-    return out, offsets
-
-
-def _ranges(counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """[0..c0-1, 0..c1-1, ...] without a Python loop."""
-    total = int(counts.sum())
-    ends = np.cumsum(counts)
-    return np.arange(total, dtype=np.int64) - np.repeat(ends - counts, counts)
+    return fold_shingles(_word_hashes_of(words), np.ascontiguousarray(lengths, dtype=np.int64), shingle_size, _FOLD)
 
 
 def signatures_from_shingles(hashes: U64, offsets: npt.NDArray[np.int64], config: MinHashConfig) -> U32:

@@ -124,6 +124,7 @@ def test_precompile_covers_the_argument_types_a_run_uses() -> None:
         kernels.byte_counts,
         kernels.siphash24,
         kernels.join_words,
+        kernels.fold_shingles,
     ]
     kernels.precompile()
     compiled = [len(loop.signatures) for loop in loops]

@@ -90,6 +90,17 @@ def test_case_and_punctuation_do_not_change_a_signature() -> None:
     assert np.array_equal(sig[0], sig[1])
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(_ALPHABET, max_size=60), max_size=8), st.integers(1, 7))
+def test_shingle_hashes_equal_datasketch_hashfunc_of_each_shingle(texts: list[str], size: int) -> None:
+    # Every shingle size, texts shorter and longer than it, and texts with no words at all.
+    hashes, offsets = shingle_hashes(texts, size)
+    folded = ((hashes >> np.uint64(32)) ^ (hashes & np.uint64(0xFFFFFFFF))).tolist()
+    for t, text in enumerate(texts):
+        expected = [datasketch_hashfunc(s) for s in shingles_as_bytes(text, size)]
+        assert folded[offsets[t] : offsets[t + 1]] == expected, text
+
+
 def test_empty_text_has_no_shingles() -> None:
     hashes, offsets = shingle_hashes(["", "one"], 5)
     assert offsets.tolist() == [0, 0, 1]

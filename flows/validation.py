@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 EXPECTATIONS_DIR = Path(os.environ.get("NEWSCLEAN_EXPECTATIONS", Path(__file__).resolve().parent.parent / "expectations"))
@@ -82,6 +83,9 @@ def validate_tables(frames: dict[str, pd.DataFrame], parameters: dict[str, Any],
         columns = checked_columns(spec)
         if columns is not None and set(columns) <= set(frame.columns):
             frame = frame[columns]
+        # GX checks a range with numpy only on int64 and float64 columns, and calls Python per value on any other width.
+        narrow = {c: np.int64 for c, t in frame.dtypes.items() if isinstance(t, np.dtype) and t.kind == "i" and t.itemsize < 8}
+        frame = frame.astype(narrow) if narrow else frame
         suite = context.suites.add(gx.ExpectationSuite(name=spec["name"], expectations=spec["expectations"], meta=spec.get("meta")))
         batch = source.add_dataframe_asset(name=table).add_batch_definition_whole_dataframe(f"{table}_all")
         definition = gx.ValidationDefinition(name=f"{table}_validation", data=batch, suite=suite)

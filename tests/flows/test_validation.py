@@ -33,3 +33,21 @@ def test_a_column_the_frame_lacks_still_fails_validation() -> None:
     frame = pd.DataFrame({"reason": ["x"], "doc_id": ["d"], "position": [0]})  # no "text" column
     (result,) = validate_tables({"removed": frame}, {})
     assert not result.success
+
+
+def test_a_narrow_integer_column_out_of_range_fails_and_names_the_value() -> None:
+    # Columns narrower than int64 are widened for GX's vectorised range check; a bad value must still fail.
+    frame = pd.DataFrame(
+        {
+            "doc_id": ["d", "d"],
+            "position": pd.array([0, -1], dtype="int32"),
+            "text": ["One line.", "Another line."],
+            "cluster_id": ["c0", "c1"],
+            "role": ["body", "body"],
+            "cluster_size": pd.array([1, 1], dtype="int16"),
+        }
+    )
+    (result,) = validate_tables({"paragraphs": frame}, {"chrome_rules": []})
+    assert not result.success
+    expected = "expect_column_values_to_be_between {'column': 'position'}: 1 unexpected, e.g. [-1]"
+    assert [f for f in result.failed if "between" in f] == [expected]

@@ -351,8 +351,7 @@ def clean_partition(work: Path, index: int, settings: Settings, previous: io.Pre
     minhash = settings.dedup.minhash
     para_texts, doc_texts = cleaned.paragraphs["text"].tolist(), cleaned.documents["text"].tolist()
     known = io.previous_signatures(previous, [dedup.text_key(t) for t in [*para_texts, *doc_texts]]) if previous else {}
-    para_sig = dedup.signatures_reusing(para_texts, minhash, known.get("paragraph"))
-    doc_sig = dedup.signatures_reusing(doc_texts, minhash, known.get("document"))
+    para_sig, doc_sig = dedup.paragraph_and_document_signatures(cleaned.paragraphs, cleaned.documents, minhash, known)
     parts.write_array(folder / "paragraph_keys.npy", dedup.keys_of(para_sig, settings.dedup.paragraphs))
     parts.write_array(folder / "document_keys.npy", dedup.keys_of(doc_sig, settings.dedup.documents))
     stored = [io.signature_table("paragraph", para_texts, para_sig), io.signature_table("document", doc_texts, doc_sig)]

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from transforms.minhash import MinHashConfig, shingle_hashes, signatures_from_shingles
+from transforms.minhash import MinHashConfig, shingle_hashes, shingle_hashes_and_joined, signatures_from_shingles
 from transforms.neardup import NearDupConfig, band_keys, clusters, nonempty_rows, pairs_from_band_keys, verify_pairs
 
 _LAST = "\uffff"
@@ -79,6 +79,42 @@ def signatures_reusing(
         hashes, offsets = shingle_hashes([texts[i] for i in missing], minhash.shingle_size)
         sig[missing] = signatures_from_shingles(hashes, offsets, minhash)
     return sig
+
+
+def paragraph_and_document_signatures(
+    paragraphs: pd.DataFrame,
+    documents: pd.DataFrame,
+    minhash: MinHashConfig,
+    known: Mapping[str, Mapping[str, npt.NDArray[np.uint32]]] | None = None,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """Signatures of the kept paragraphs (doc_id, position, text) and of the documents' texts (doc_id, text), row for row.
+
+    A document's text is its paragraphs in position order joined by blank lines (tables.with_bodies),
+    so both come from one pass over the paragraphs' words. A document whose text is not as long as
+    that join is signed from its own text. `known` (by kind, then text_key) is reused, as in
+    `signatures_reusing`.
+    """
+    para_texts, doc_texts = paragraphs["text"].tolist(), documents["text"].tolist()
+    ids = pd.Index(documents["doc_id"])
+    group = ids.get_indexer(paragraphs["doc_id"]).astype(np.int64) if ids.is_unique else None
+    if known or group is None or (group < 0).any():
+        known = known or {}
+        para_sig = signatures_reusing(para_texts, minhash, known.get("paragraph"))
+        return para_sig, signatures_reusing(doc_texts, minhash, known.get("document"))
+    order = np.lexsort((paragraphs["position"].to_numpy(), group))
+    (own, own_offsets), (joined, joined_offsets) = shingle_hashes_and_joined(
+        [para_texts[i] for i in order], group[order], len(doc_texts), minhash.shingle_size
+    )
+    para_sig = np.empty((len(para_texts), minhash.num_perm), dtype=np.uint32)
+    para_sig[order] = signatures_from_shingles(own, own_offsets, minhash)
+    doc_sig = signatures_from_shingles(joined, joined_offsets, minhash)
+    lengths = np.fromiter(map(len, para_texts), dtype=np.int64, count=len(para_texts))
+    parts = np.bincount(group, minlength=len(doc_texts))
+    expected = np.bincount(group, weights=lengths, minlength=len(doc_texts)).astype(np.int64) + 2 * np.maximum(parts - 1, 0)
+    other = np.flatnonzero(np.fromiter(map(len, doc_texts), dtype=np.int64, count=len(doc_texts)) != expected)
+    if len(other):
+        doc_sig[other] = signatures_reusing([doc_texts[i] for i in other], minhash)
+    return para_sig, doc_sig
 
 
 def keys_of(sig: npt.NDArray[np.uint32], config: NearDupConfig, salt: npt.NDArray[np.uint64] | None = None) -> npt.NDArray[np.uint64]:

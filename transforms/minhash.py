@@ -152,6 +152,30 @@ def shingle_hashes(texts: Sequence[str] | pa.Array, shingle_size: int) -> tuple[
     return fold_shingles(_word_hashes_of(words), np.ascontiguousarray(lengths, dtype=np.int64), shingle_size, _FOLD)
 
 
+def shingle_hashes_and_joined(
+    texts: Sequence[str] | pa.Array, group: npt.NDArray[np.int64], groups: int, shingle_size: int
+) -> tuple[tuple[U64, npt.NDArray[np.int64]], tuple[U64, npt.NDArray[np.int64]]]:
+    """`shingle_hashes` of the texts, and of each group's texts joined by white space, from one pass over the words.
+
+    `group[t]` is the joined text (0 <= group < groups) that text t belongs to, in the order of the
+    texts. A join by white space neither makes nor splits a word, and lowercasing never looks
+    across a line break, so a joined text's words are its parts' words end to end.
+    """
+    from transforms.kernels import fold_shingles
+
+    words, lengths = words_of(texts)
+    hashes = _word_hashes_of(words)
+    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    order = np.argsort(group, kind="stable")
+    starts = (np.cumsum(lengths) - lengths)[order]
+    counts = lengths[order]
+    # Word indexes of the texts in group order: starts[i], starts[i] + 1, ... for each text.
+    index = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
+    joined_counts = np.bincount(group, weights=lengths, minlength=groups).astype(np.int64)
+    own = fold_shingles(hashes, lengths, shingle_size, _FOLD)
+    return own, fold_shingles(hashes[index], joined_counts, shingle_size, _FOLD)
+
+
 def signatures_from_shingles(hashes: U64, offsets: npt.NDArray[np.int64], config: MinHashConfig) -> U32:
     """MinHash signatures (n x num_perm, uint32) from concatenated shingle hashes (offsets: n + 1)."""
     from transforms.kernels import min_permuted  # numba's import is paid where signatures are made

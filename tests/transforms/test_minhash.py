@@ -15,6 +15,7 @@ from transforms.minhash import (
     datasketch_hashfunc,
     permutations,
     shingle_hashes,
+    shingle_hashes_and_joined,
     shingles_as_bytes,
     signatures,
 )
@@ -99,6 +100,21 @@ def test_shingle_hashes_equal_datasketch_hashfunc_of_each_shingle(texts: list[st
     for t, text in enumerate(texts):
         expected = [datasketch_hashfunc(s) for s in shingles_as_bytes(text, size)]
         assert folded[offsets[t] : offsets[t + 1]] == expected, text
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.text(st.one_of(_ALPHABET, st.sampled_from(["Σ", "σ", "ς", "Α"])), max_size=40), st.integers(0, 3)), max_size=10)
+)
+def test_joined_texts_shingles_equal_the_shingles_of_the_joined_text(parts: list[tuple[str, int]]) -> None:
+    # A document's text is its paragraphs joined by blank lines; final sigma is the one case-mapping that reads context.
+    texts, group = [t for t, _ in parts], np.array([g for _, g in parts], dtype=np.int64)
+    joined = ["\n\n".join(t for t, g in parts if g == k) for k in range(4)]
+    (own, own_offsets), (whole, whole_offsets) = shingle_hashes_and_joined(texts, group, 4, 3)
+    expected_own, expected_own_offsets = shingle_hashes(texts, 3)
+    expected, expected_offsets = shingle_hashes(joined, 3)
+    assert own.tolist() == expected_own.tolist() and own_offsets.tolist() == expected_own_offsets.tolist()
+    assert whole.tolist() == expected.tolist() and whole_offsets.tolist() == expected_offsets.tolist()
 
 
 def test_empty_text_has_no_shingles() -> None:

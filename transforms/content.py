@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.bulk import Texts
+from transforms.minhash import words_of
 
 STATE_KEPT, STATE_REMOVED, STATE_META = 0, 1, 2
 REASON_CONTENT = "content:boilerplate"
@@ -97,8 +98,8 @@ _TEXT_FEATURES = (
     "all_caps",
 )
 _N_SENTENCES = r"[.!?](?:\s|$)"
-# Whole words of STOPWORDS, longest first (only ASCII ones: other texts go to Python, see transforms.bulk).
-_STOPWORD = r"\b(?:" + "|".join(sorted((w for w in STOPWORDS if w.isascii()), key=lambda w: (-len(w), w))) + r")\b"
+# The ASCII words of STOPWORDS: only plain texts are counted by word lookup (the others go to Python, see transforms.bulk).
+_ASCII_STOPWORDS = pa.array(sorted(w for w in STOPWORDS if w.isascii()), pa.large_string())
 
 
 def text_features_one_by_one(texts: Sequence[str]) -> dict[str, npt.NDArray[np.float64]]:
@@ -130,9 +131,15 @@ def text_features_one_by_one(texts: Sequence[str]) -> dict[str, npt.NDArray[np.f
     return cols
 
 
-def _text_features(texts: Sequence[str] | Texts) -> dict[str, npt.NDArray[np.float64]]:
-    """The text features of all texts at once: RE2 for plain texts, `text_features_one_by_one` for the rest."""
+def _text_features(
+    texts: Sequence[str] | Texts, split: tuple[pa.Array, npt.NDArray[np.int64]] | None = None
+) -> dict[str, npt.NDArray[np.float64]]:
+    """The text features of all texts at once: RE2 for plain texts, `text_features_one_by_one` for the rest.
+
+    `split` is the texts' `minhash.words_of`, when already found.
+    """
     bulk = texts if isinstance(texts, Texts) else Texts.of(texts)
+    lowered, lengths = split if split is not None else words_of(bulk.array)
     words = bulk.word_counts()
     nw = words.words.astype(np.float64)
     nc = bulk.lengths().astype(np.float64)
@@ -145,7 +152,7 @@ def _text_features(texts: Sequence[str] | Texts) -> dict[str, npt.NDArray[np.flo
         "sentence_end": bulk.search(_SENTENCE_END.pattern),
         "ends_colon": pc.ends_with(bulk.array, ":").to_numpy(zero_copy_only=False),
         "cap_ratio": words.capitalised / per_word,
-        "stop_ratio": bulk.count(_STOPWORD, ignore_case=True) / per_word,
+        "stop_ratio": _stopword_counts(lowered, lengths) / per_word,
         "digit_ratio": words.digits / per_char,
         "symbol_ratio": bulk.count(_SYMBOLS.pattern) / per_char,
         "has_url": bulk.search(_URL.pattern, ignore_case=True),
@@ -167,6 +174,14 @@ def _text_features(texts: Sequence[str] | Texts) -> dict[str, npt.NDArray[np.flo
     return out
 
 
+def _stopword_counts(words: pa.Array, lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """How many of each text's words (lowercase, `lengths[t]` of them per text, end to end) are ASCII stop words."""
+    found = np.concatenate(([0], np.cumsum(pc.is_in(words, value_set=_ASCII_STOPWORDS).to_numpy(zero_copy_only=False))))
+    ends = np.cumsum(lengths)
+    counts: npt.NDArray[np.int64] = found[ends] - found[ends - lengths]
+    return counts
+
+
 def main_run_scores(
     n_words: npt.NDArray[np.float64], prose: npt.NDArray[np.bool_], removed: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.float64]:
@@ -175,12 +190,13 @@ def main_run_scores(
     return out
 
 
-def title_similarity(texts: pa.Array, page: npt.NDArray[np.int64], page_titles: Sequence[str]) -> npt.NDArray[np.float64]:
-    """Jaccard similarity of each text's lowercased `\\w+` words with those of its page's title (0 if either has none)."""
+def title_similarity(
+    words: tuple[pa.Array, npt.NDArray[np.int64]], page: npt.NDArray[np.int64], page_titles: Sequence[str]
+) -> npt.NDArray[np.float64]:
+    """Jaccard similarity of each text's words (`minhash.words_of`) with those of its page's title (0 if either has none)."""
     from transforms.kernels import pair_jaccard, sorted_sets
-    from transforms.minhash import words_of
 
-    block_words, block_counts = words_of(texts)
+    block_words, block_counts = words
     title_words, title_counts = words_of(page_titles)
     # Words as exact integer ids (one dictionary over both), so set overlap is integer equality.
     ids = pa.concat_arrays([block_words, title_words]).dictionary_encode().indices.to_numpy().astype(np.uint64)
@@ -201,7 +217,8 @@ def block_features(
     """Stage-1 features for every block; `blocks` is sorted by doc_id, position (doc_id, source, position, text, key)."""
     texts = blocks["text"].tolist()
     bulk = Texts.of(texts)
-    feats = pd.DataFrame(_text_features(bulk), index=blocks.index)
+    words = words_of(bulk.array)
+    feats = pd.DataFrame(_text_features(bulk, words), index=blocks.index)
     feats["log_words"] = np.log1p(feats["n_words"])
     feats["removed"] = state == STATE_REMOVED
     feats["meta"] = state == STATE_META
@@ -246,7 +263,7 @@ def block_features(
     title_local = np.full(len(first), -1.0)
     title_local[title_page] = idx[np.flatnonzero(is_title)[title_row]]
     title_idx = title_local[page]
-    title_sim = title_similarity(bulk.array, page, [titles.get(d) or "" for d in page_docs])
+    title_sim = title_similarity(words, page, [titles.get(d) or "" for d in page_docs])
     prose = (feats["n_words"].to_numpy() >= 12) & feats["sentence_end"].to_numpy().astype(bool) & (feats["site_frac"].to_numpy() < 0.5)
     removed = feats["removed"].to_numpy() | feats["meta"].to_numpy()
     run_first, run_last = best_spans(

@@ -50,7 +50,6 @@ COUNTED = [
     (r"\w", False),
     (r"\S+", False),
     (r"\b[A-Z]\w*", False),
-    (content._STOPWORD, True),
     (content._DIGIT.pattern, False),
     (content._SYMBOLS.pattern, False),
     (content._FIRST_PERSON.pattern, True),

@@ -27,10 +27,12 @@ import pyarrow.compute as pc
 # A character outside the plain set: not printable ASCII or tab, not punctuation or a symbol, or one
 # of the few symbols that Python treats as cased or as part of an identifier (circled letters, ...).
 # tests/transforms/test_bulk.py checks every code point against Python's own view.
-NOT_PLAIN = (
-    r"[^\t\x20-\x7e\p{P}\p{S}]"
-    r"|[\x{2118}\x{212e}\x{24b6}-\x{24e9}\x{1f130}-\x{1f149}\x{1f150}-\x{1f169}\x{1f170}-\x{1f189}]"
-)
+_WORDLIKE_SYMBOLS = r"[\x{2118}\x{212e}\x{24b6}-\x{24e9}\x{1f130}-\x{1f149}\x{1f150}-\x{1f169}\x{1f170}-\x{1f189}]"
+NOT_PLAIN = r"[^\t\x20-\x7e\p{P}\p{S}]|" + _WORDLIKE_SYMBOLS
+# For splitting into words only, every ASCII character is plain: a line break or a control character
+# is a word break to Python's `\w+` and a space in WORD_BYTES alike. (With NOT_PLAIN, a document of
+# many lines with one curly quote went to Python's regex whole.)
+NOT_PLAIN_WORDS = r"[^\x00-\x7f\p{P}\p{S}]|" + _WORDLIKE_SYMBOLS
 
 
 @cache

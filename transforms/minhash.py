@@ -25,7 +25,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.bulk import NOT_PLAIN, SPACE, WORD_BYTES, utf8_buffer
+from transforms.bulk import NOT_PLAIN_WORDS, SPACE, WORD_BYTES, utf8_buffer
 
 SCHEME = "affine32"
 _WORD = re.compile(r"\w+")
@@ -110,7 +110,7 @@ def words_of(texts: Sequence[str] | pa.Array) -> tuple[pa.Array, npt.NDArray[np.
     mapped = WORD_BYTES[raw]
     others = np.unique(np.searchsorted(offsets, np.flatnonzero(raw >= 0x80), side="right") - 1)
     if len(others):
-        not_plain = pc.match_substring_regex(array.take(pa.array(others, pa.int64())), NOT_PLAIN).to_numpy(zero_copy_only=False)
+        not_plain = pc.match_substring_regex(array.take(pa.array(others, pa.int64())), NOT_PLAIN_WORDS).to_numpy(zero_copy_only=False)
         others = others[not_plain]
     if len(others):
         # Rebuild the stream with those texts as their words joined by spaces (a space never sits inside a UTF-8 character).

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transforms import content
-from transforms.bulk import NOT_PLAIN, Texts
+from transforms.bulk import NOT_PLAIN, NOT_PLAIN_WORDS, Texts
 from transforms.clean import CleanConfig, _facts_of_one, block_facts
 from transforms.repeats import HEADLINE_END, LETTER, repeat_key
 from transforms.rules import CREDIT_TAIL, DEFAULT_RULES, RuleSet
@@ -67,6 +67,11 @@ def test_plain_characters_mean_the_same_to_re2_and_python() -> None:
         if ok and (re.match(r"[\w\s\d]", c) or c.lower() != c or c.upper() != c or c.casefold() != c or c.isupper() or c.islower())
     ]
     assert wrong == []
+    # The pattern for word splitting differs only in ASCII (controls and line breaks are word breaks to both).
+    plain_for_words = ~pc.match_substring_regex(pa.array(chars, pa.large_string()), NOT_PLAIN_WORDS).to_numpy(zero_copy_only=False)
+    assert np.array_equal(plain_for_words, plain)
+    ascii_chars = pa.array([chr(c) for c in range(0x80)], pa.large_string())
+    assert not pc.any(pc.match_substring_regex(ascii_chars, NOT_PLAIN_WORDS)).as_py()
     assert Texts.of(["plain text, ‘quoted’ — €5 • ok\t", "café", "a\nb", "Ⓐ", "a\u00a0b"]).python_rows.tolist() == [1, 2, 3, 4]
 
 

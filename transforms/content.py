@@ -218,7 +218,8 @@ def block_features(
     texts = blocks["text"].tolist()
     bulk = Texts.of(texts)
     words = words_of(bulk.array)
-    feats = pd.DataFrame(_text_features(bulk, words), index=blocks.index)
+    # Columns as arrays, made one float64 matrix at the end: the model reads that matrix as it is.
+    feats: dict[str, npt.NDArray[Any]] = _text_features(bulk, words)
     feats["log_words"] = np.log1p(feats["n_words"])
     feats["removed"] = state == STATE_REMOVED
     feats["meta"] = state == STATE_META
@@ -233,7 +234,7 @@ def block_features(
     idx = np.arange(len(page)) - page_start
     feats["rel_pos"] = idx / np.maximum(n - 1, 1)
     feats["log_blocks"] = np.log1p(n)
-    nw = feats["n_words"].to_numpy()
+    nw = feats["n_words"]
     csum = np.concatenate(([0.0], np.cumsum(nw)))
     words_total = csum[page_end + 1] - csum[page_start]
     feats["word_share"] = nw / np.maximum(words_total, 1)
@@ -264,11 +265,9 @@ def block_features(
     title_local[title_page] = idx[np.flatnonzero(is_title)[title_row]]
     title_idx = title_local[page]
     title_sim = title_similarity(words, page, [titles.get(d) or "" for d in page_docs])
-    prose = (feats["n_words"].to_numpy() >= 12) & feats["sentence_end"].to_numpy().astype(bool) & (feats["site_frac"].to_numpy() < 0.5)
-    removed = feats["removed"].to_numpy() | feats["meta"].to_numpy()
-    run_first, run_last = best_spans(
-        main_run_scores(feats["n_words"].to_numpy(), prose & ~removed, removed), np.r_[first, len(page)].astype(np.int64)
-    )
+    prose = (feats["n_words"] >= 12) & feats["sentence_end"].astype(bool) & (feats["site_frac"] < 0.5)
+    removed = feats["removed"] | feats["meta"]
+    run_first, run_last = best_spans(main_run_scores(feats["n_words"], prose & ~removed, removed), np.r_[first, len(page)].astype(np.int64))
     a, b = run_first[page], run_last[page]
     has_run = b >= a
     run_in = (has_run & (idx >= a) & (idx <= b)).astype(np.float64)
@@ -290,12 +289,13 @@ def block_features(
         inside = (j >= page_start) & (j <= page_end)
         jj = np.where(inside, j, 0)
         for col in ("log_words", "sentence_end", "removed", "stop_ratio", "has_time", "cap_ratio"):
-            feats[f"{col}_{off:+d}"] = np.where(inside, feats[col].to_numpy(dtype=np.float64)[jj], 0.0)
+            feats[f"{col}_{off:+d}"] = np.where(inside, np.asarray(feats[col], dtype=np.float64)[jj], 0.0)
     feats["short"] = feats["n_words"] <= 3
     for col in ("prose", "log_words", "short", "removed", "stop_ratio"):
         for w in (3, 8):
-            feats[f"{col}_window_{w}"] = window_mean(feats[col].to_numpy(dtype=np.float64), page_start, page_end, w)
-    return feats.astype(np.float64)
+            feats[f"{col}_window_{w}"] = window_mean(np.asarray(feats[col], dtype=np.float64), page_start, page_end, w)
+    matrix = np.column_stack([np.asarray(v, dtype=np.float64) for v in feats.values()])
+    return pd.DataFrame(matrix, columns=list(feats), index=blocks.index)
 
 
 def window_mean(

@@ -159,7 +159,8 @@ def shingle_hashes_and_joined(
 
     `group[t]` is the joined text (0 <= group < groups) that text t belongs to, in the order of the
     texts. A join by white space neither makes nor splits a word, and lowercasing never looks
-    across a line break, so a joined text's words are its parts' words end to end.
+    across white space (final sigma, the one mapping that reads context, stops at it), so a joined
+    text's words are its parts' words end to end.
     """
     from transforms.kernels import fold_shingles
 

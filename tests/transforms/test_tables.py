@@ -6,7 +6,7 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from transforms.tables import with_bodies
+from transforms.tables import conservation, with_bodies
 
 DOC_IDS = ["a", "b", "c", "d"]
 paragraph_rows = st.lists(
@@ -27,3 +27,44 @@ def test_with_bodies_joins_each_documents_paragraphs_in_position_order(rows: lis
         assert count == len(mine)
         assert digest == hashlib.sha256(text.encode()).hexdigest()
     assert out["title"].tolist() == ["T"] * len(DOC_IDS)
+
+
+positions = st.lists(st.tuples(st.sampled_from(DOC_IDS), st.integers(0, 8)), max_size=20)
+metadata = st.tuples(
+    st.one_of(st.none(), st.integers(0, 8)), st.one_of(st.none(), st.integers(0, 8)), st.lists(st.integers(0, 8), max_size=3)
+)
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(DOC_IDS), st.integers(0, 8)), max_size=25, unique=True),
+    positions,
+    positions,
+    st.lists(metadata, min_size=3, max_size=3),
+)
+def test_conservation_counts_each_documents_blocks_and_where_they_went(
+    blocks: list[tuple[str, int]],
+    kept: list[tuple[str, int]],
+    removed: list[tuple[str, int]],
+    meta: list[tuple[int | None, int | None, list[int]]],
+) -> None:
+    # Three documents with metadata positions; "d" has none of its own and may still have rows placed.
+    documents = pd.DataFrame(
+        {
+            "doc_id": DOC_IDS[:3],
+            "title_position": [m[0] for m in meta],
+            "byline_position": [m[1] for m in meta],
+            "caption_positions": [m[2] for m in meta],
+            "credit_positions": [[] for _ in meta],
+        }
+    )
+    frame = lambda rows: pd.DataFrame(rows, columns=["doc_id", "position"]).astype({"position": "int32"})  # noqa: E731
+    out = conservation(frame(blocks), documents, frame(kept), frame(removed)).set_index("doc_id")
+    assert out.index.tolist() == DOC_IDS[:3]
+    for doc_id, (title_at, byline_at, captions) in zip(DOC_IDS[:3], meta, strict=True):
+        inputs = {p for d, p in blocks if d == doc_id}
+        placed = [p for d, p in [*kept, *removed] if d == doc_id] + [p for p in (title_at, byline_at) if p is not None] + captions
+        row = out.loc[doc_id]
+        assert row["input_blocks"] == len(inputs)
+        assert row["accounted_blocks"] == len(set(placed) & inputs)
+        assert row["placed_rows"] == len(placed)
+        assert row["extra_rows"] == len(placed) - len(set(placed) & inputs)

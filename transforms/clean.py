@@ -205,14 +205,27 @@ def clean_document(
 
     `facts` are the blocks' `BlockFacts` when already computed for many documents at once.
     """
-    texts = [b.text for b in blocks]
+    return clean_columns([b.position for b in blocks], [b.text for b in blocks], config, chrome_keys, given_title, facts)
+
+
+def clean_columns(
+    positions: Sequence[int],
+    texts: Sequence[str],
+    config: CleanConfig,
+    chrome_keys: Collection[str] = frozenset(),
+    given_title: str | None = None,
+    facts: BlockFacts | None = None,
+) -> CleanedDocument:
+    """`clean_document` of the blocks given as their positions and texts (no `Block` per line)."""
     n = len(texts)
     if facts is None:
         facts = _facts_of_one(texts, config)
     keys, word_counts, hits = facts.keys, facts.word_counts, facts.hits
     groups = repeat_groups(texts, config.repeats, facts.caption_keys)
     search = config.repeats.title_search_blocks
-    candidate = [i < search and hits[i] is None and keys[i] not in chrome_keys and facts.title_like[i] for i in range(n)]
+    candidate = [hits[i] is None and keys[i] not in chrome_keys and facts.title_like[i] for i in range(min(n, search))] + [False] * max(
+        n - search, 0
+    )
     decisions: list[_Decision | None] = [None] * n
     out = CleanedDocument()
 
@@ -251,14 +264,14 @@ def clean_document(
             head = copies[0]
             decisions[head] = _Decision("caption")
             for i in copies[1:]:
-                decisions[i] = _Decision("remove", REASON_CAPTION_REPEAT, f"caption at line {blocks[head].position}")
+                decisions[i] = _Decision("remove", REASON_CAPTION_REPEAT, f"caption at line {positions[head]}")
             out.credits.extend(t for t in dict.fromkeys(tails) if t)
         else:
             # The fullest copy stays (a teaser is often a cut-down repeat of the paragraph).
             keep = max(copies, key=lambda i: (len(texts[i]), -i))
             for i in copies:
                 if i != keep:
-                    decisions[i] = _Decision("remove", REASON_BLOCK_REPEAT, f"copy of line {blocks[keep].position}")
+                    decisions[i] = _Decision("remove", REASON_BLOCK_REPEAT, f"copy of line {positions[keep]}")
 
     for i in range(n):
         if decisions[i] is None and keys[i] and keys[i] in chrome_keys:
@@ -275,27 +288,27 @@ def clean_document(
             decisions[last] = _Decision("byline")
             out.byline, out.byline_position = texts[last], last
 
-    for block, decision, heading_like in zip(blocks, decisions, facts.heading_like, strict=True):
+    for position, text, decision, heading_like in zip(positions, texts, decisions, facts.heading_like, strict=True):
         action = decision.action if decision else "keep"
         if action == "keep":
             role = ROLE_HEADING if heading_like else ROLE_BODY
-            out.kept.append(Kept(block.position, block.text, role))
+            out.kept.append(Kept(position, text, role))
         elif action == "remove":
             assert decision is not None
-            out.removed.append(Removed(block.position, block.text, decision.reason or "", decision.matched))
+            out.removed.append(Removed(position, text, decision.reason or "", decision.matched))
         elif action == "title":
-            out.title_position = block.position
+            out.title_position = position
         elif action == "byline":
-            out.byline_position = block.position
+            out.byline_position = position
         elif action == "caption":
-            caption, tail = split_credit_tail(block.text)
+            caption, tail = split_credit_tail(text)
             out.captions.append(caption)
-            out.caption_positions.append(block.position)
+            out.caption_positions.append(position)
             if tail and tail not in out.credits:
                 out.credits.append(tail)
         elif action == "credit":
-            out.credits.append(block.text)
-            out.credit_positions.append(block.position)
+            out.credits.append(text)
+            out.credit_positions.append(position)
     return out
 
 

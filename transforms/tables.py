@@ -12,9 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.blocks import Block
 from transforms.bulk import Texts
-from transforms.clean import CleanConfig, block_facts, clean_document
+from transforms.clean import CleanConfig, block_facts, clean_columns
 from transforms.content import REASON_CONTENT, STATE_KEPT, STATE_META, STATE_REMOVED, ContentModel, block_features, keep_decisions
 from transforms.schema import DOCUMENTS, PARAGRAPHS, REJECTED, REMOVED
 from transforms.sitechrome import SiteStats
@@ -81,9 +80,9 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, 
     for doc_id, source, title, url, published, raw_hash, warnings in zip(*columns, strict=True):
         doc_id, source = str(doc_id), str(source)
         start, stop = span.get(doc_id, (0, 0))
-        doc_blocks = list(map(Block, positions[start:stop], texts[start:stop]))
-        result = clean_document(
-            doc_blocks,
+        result = clean_columns(
+            positions[start:stop],
+            texts[start:stop],
             config,
             stats.chrome.get(source, frozenset()),
             title if isinstance(title, str) and title.strip() else None,
@@ -106,7 +105,7 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, 
                 result.credit_positions,
                 body,
                 len(result.kept),
-                len(doc_blocks),
+                stop - start,
                 content_hash(body),
                 raw_hash,
                 [] if warnings is None else list(warnings),

@@ -144,12 +144,17 @@ def _fmix32(h: U32) -> U32:
     return h ^ (h >> np.uint32(16))
 
 
+def _hashed_words(texts: Sequence[str] | pa.Array) -> tuple[U64, npt.NDArray[np.int64]]:
+    """Every text's word hashes, concatenated, and each text's word count."""
+    words, lengths = words_of(texts)
+    return _word_hashes_of(words), np.ascontiguousarray(lengths, dtype=np.int64)
+
+
 def shingle_hashes(texts: Sequence[str] | pa.Array, shingle_size: int) -> tuple[U64, npt.NDArray[np.int64]]:
     """All shingle hashes of all texts, concatenated, and each text's offset into them (n + 1 offsets)."""
     from transforms.kernels import fold_shingles
 
-    words, lengths = words_of(texts)
-    return fold_shingles(_word_hashes_of(words), np.ascontiguousarray(lengths, dtype=np.int64), shingle_size, _FOLD)
+    return fold_shingles(*_hashed_words(texts), shingle_size, _FOLD)
 
 
 def shingle_hashes_and_joined(
@@ -164,9 +169,7 @@ def shingle_hashes_and_joined(
     """
     from transforms.kernels import fold_shingles
 
-    words, lengths = words_of(texts)
-    hashes = _word_hashes_of(words)
-    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    hashes, lengths = _hashed_words(texts)
     order = np.argsort(group, kind="stable")
     starts = (np.cumsum(lengths) - lengths)[order]
     counts = lengths[order]

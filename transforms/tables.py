@@ -72,7 +72,8 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, 
     facts = block_facts(texts, config, blocks["key"].tolist(), blocks["n_words"].to_numpy())
     block_doc_ids = blocks["doc_id"].to_numpy()
     starts = run_starts(block_doc_ids)
-    span = dict(zip(block_doc_ids[starts].tolist(), zip(starts.tolist(), [*starts[1:].tolist(), len(blocks)], strict=True), strict=True))
+    stops = [*starts[1:].tolist(), len(blocks)] if len(starts) else []
+    span = dict(zip(block_doc_ids[starts].tolist(), zip(starts.tolist(), stops, strict=True), strict=True))
     if len(span) != len(starts):
         raise ValueError("blocks must be sorted by doc_id")
     absent = [None] * len(docs)

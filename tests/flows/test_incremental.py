@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import threading
 from pathlib import Path
 
@@ -84,6 +85,20 @@ def test_batches_publish_the_same_rows_as_one_run(tmp_path: Path) -> None:
     assert copies["duplicate_of"].notna().all()
     manifest = json.loads((out / io.CURRENT / "manifest.json").read_text())
     assert manifest["files_read"] == 1  # only the edited file was read again
+
+
+def test_a_change_in_one_partition_leaves_the_others_as_they_were(tmp_path: Path) -> None:
+    # Tiny partitions: most hold no changed source, and their rows all come from the last run.
+    raw, out, whole = tmp_path / "raw", tmp_path / "out", tmp_path / "whole"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "raw", raw)
+    clean_flow(raw=str(raw), output=str(out), partition_mb=0.003)
+    edited = sorted(raw.glob("coastalpost.example/*.txt"))[0]
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nA closing paragraph was added to this story on Tuesday.\n", encoding="utf-8")
+    assert clean_flow(raw=str(raw), output=str(out), partition_mb=0.003)["changed"]
+    manifest = json.loads((out / io.CURRENT / "manifest.json").read_text())
+    assert manifest["partitions"] > 2 and manifest["sources_cleaned"] == ["coastalpost.example"]
+    clean_flow(raw=str(raw), output=str(whole))
+    _assert_same(_tables(out), _tables(whole))
 
 
 def test_rerun_with_no_new_input_publishes_nothing(tmp_path: Path) -> None:

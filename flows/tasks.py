@@ -277,7 +277,7 @@ def count_site_lines(work: Path, index: int) -> int:
     folder = work / f"p{index:05d}"
     raw_ids = parts.read_frame(folder / "raw_ids.parquet")
     blocks = parts.read_frame(folder / "blocks.parquet")
-    blocks = blocks[blocks["doc_id"].isin(set(raw_ids["doc_id"]))]
+    blocks = blocks[tables.rows_in(blocks["doc_id"], raw_ids["doc_id"])]
     groups = parts.read_doc_ids(work / "groups.parquet", raw_ids["doc_id"].tolist())
     with_groups = blocks.merge(groups, on="doc_id", how="left")
     lines = sitechrome.line_groups(with_groups)
@@ -329,7 +329,7 @@ def clean_partition(work: Path, index: int, settings: Settings, previous: io.Pre
     docs = parts.read_frame(folder / "docs.parquet")
     blocks = parts.read_frame(folder / "blocks.parquet")
     fresh_docs = docs[docs["source"].isin(affected)].reset_index(drop=True)
-    fresh_blocks = blocks[blocks["doc_id"].isin(set(fresh_docs["doc_id"]))].reset_index(drop=True)
+    fresh_blocks = blocks[tables.rows_in(blocks["doc_id"], fresh_docs["doc_id"])].reset_index(drop=True)
     stats = sitechrome.stats_for_sources(
         parts.read_frame(work / "site_lines.parquet"), parts.read_frame(work / "site_sizes.parquet"), set(fresh_docs["source"])
     )

@@ -6,7 +6,7 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from transforms.tables import conservation, with_bodies
+from transforms.tables import conservation, rows_in, with_bodies
 
 DOC_IDS = ["a", "b", "c", "d"]
 paragraph_rows = st.lists(
@@ -68,3 +68,13 @@ def test_conservation_counts_each_documents_blocks_and_where_they_went(
         assert row["accounted_blocks"] == len(set(placed) & inputs)
         assert row["placed_rows"] == len(placed)
         assert row["extra_rows"] == len(placed) - len(set(placed) & inputs)
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.text(max_size=4)), max_size=30),
+    st.lists(st.one_of(st.none(), st.text(max_size=4)), max_size=10),
+)
+def test_rows_in_answers_as_series_isin_does_for_strings(values: list[str | None], wanted: list[str | None]) -> None:
+    series = pd.Series(values, dtype="str")
+    expected = series.isin({w for w in wanted if w is not None}).to_numpy() & series.notna().to_numpy()
+    assert rows_in(series, pd.Series(wanted, dtype="str")).tolist() == expected.tolist()

@@ -84,12 +84,30 @@ class CleanedDocument:
     caption_positions: list[int] = field(default_factory=list)
     credits: list[str] = field(default_factory=list)
     credit_positions: list[int] = field(default_factory=list)
-    kept: list[Kept] = field(default_factory=list)
-    removed: list[Removed] = field(default_factory=list)
+    # The document's blocks, and which of them were kept or removed (indices into them): a corpus
+    # run takes its rows by these indices, without a tuple per block.
+    positions: Sequence[int] = ()
+    texts: Sequence[str] = ()
+    kept_rows: list[int] = field(default_factory=list)
+    kept_roles: list[str] = field(default_factory=list)
+    removed_rows: list[int] = field(default_factory=list)
+    removed_reasons: list[str] = field(default_factory=list)
+    removed_matched: list[str | None] = field(default_factory=list)
+
+    @property
+    def kept(self) -> list[Kept]:
+        return [Kept(self.positions[i], self.texts[i], role) for i, role in zip(self.kept_rows, self.kept_roles, strict=True)]
+
+    @property
+    def removed(self) -> list[Removed]:
+        return [
+            Removed(self.positions[i], self.texts[i], reason, matched)
+            for i, reason, matched in zip(self.removed_rows, self.removed_reasons, self.removed_matched, strict=True)
+        ]
 
     @property
     def body(self) -> str:
-        return "\n\n".join(k.text for k in self.kept)
+        return "\n\n".join([self.texts[i] for i in self.kept_rows])
 
 
 @dataclass(frozen=True)
@@ -227,7 +245,7 @@ def clean_columns(
         n - search, 0
     )
     decisions: list[_Decision | None] = [None] * n
-    out = CleanedDocument()
+    out = CleanedDocument(positions=positions, texts=texts)
 
     title_at, title_copies = _find_title(keys, candidate, given_title, config.title_min_words)
     if given_title:
@@ -288,14 +306,16 @@ def clean_columns(
             decisions[last] = _Decision("byline")
             out.byline, out.byline_position = texts[last], last
 
-    for position, text, decision, heading_like in zip(positions, texts, decisions, facts.heading_like, strict=True):
+    for i, (position, text, decision, heading_like) in enumerate(zip(positions, texts, decisions, facts.heading_like, strict=True)):
         action = decision.action if decision else "keep"
         if action == "keep":
-            role = ROLE_HEADING if heading_like else ROLE_BODY
-            out.kept.append(Kept(position, text, role))
+            out.kept_rows.append(i)
+            out.kept_roles.append(ROLE_HEADING if heading_like else ROLE_BODY)
         elif action == "remove":
             assert decision is not None
-            out.removed.append(Removed(position, text, decision.reason or "", decision.matched))
+            out.removed_rows.append(i)
+            out.removed_reasons.append(decision.reason or "")
+            out.removed_matched.append(decision.matched)
         elif action == "title":
             out.title_position = position
         elif action == "byline":

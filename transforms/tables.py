@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,8 +76,12 @@ def run_starts(ids: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
 def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, config: CleanConfig) -> CleanedCorpus:
     """Run the in-document cleaner over every document (`blocks` sorted by doc_id, position)."""
     doc_rows: list[tuple[object, ...]] = []
-    kept_rows: list[tuple[str, int, str, str]] = []
-    removed_rows: list[tuple[str, int, str, str, str | None]] = []
+    # Kept and removed blocks as row numbers of `blocks`: their ids and texts are taken from it in one go.
+    kept_at: list[int] = []
+    kept_roles: list[str] = []
+    removed_at: list[int] = []
+    removed_reasons: list[str] = []
+    removed_matched: list[str | None] = []
     texts: list[str] = blocks["text"].tolist()
     positions: list[int] = blocks["position"].tolist()
     facts = block_facts(texts, config, blocks["key"].tolist(), blocks["n_words"].to_numpy())
@@ -122,12 +127,26 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, 
                 [] if warnings is None else list(warnings),
             )
         )
-        kept_rows.extend((doc_id, k.position, k.text, k.role) for k in result.kept)
-        removed_rows.extend((doc_id, r.position, r.text, r.reason, r.matched) for r in result.removed)
+        kept_at.extend([start + i for i in result.kept_rows])
+        kept_roles.extend(result.kept_roles)
+        removed_at.extend([start + i for i in result.removed_rows])
+        removed_reasons.extend(result.removed_reasons)
+        removed_matched.extend(result.removed_matched)
     documents = pd.DataFrame(doc_rows, columns=[*_DOC_META_COLUMNS])
-    paragraphs = pd.DataFrame(kept_rows, columns=["doc_id", "position", "text", "role"])
-    removed = pd.DataFrame(removed_rows, columns=["doc_id", "position", "text", "reason", "matched"])
+    paragraphs = _rows_of(blocks, kept_at, {"role": kept_roles})
+    removed = _rows_of(blocks, removed_at, {"reason": removed_reasons, "matched": removed_matched})
     return CleanedCorpus(documents, paragraphs, removed)
+
+
+def _rows_of(blocks: pd.DataFrame, at: list[int], columns: Mapping[str, Sequence[str | None]]) -> pd.DataFrame:
+    """doc_id, position and text of the blocks at these rows, with the given string columns after them."""
+    rows = np.asarray(at, dtype=np.int64)
+    taken = {
+        "doc_id": blocks["doc_id"].take(rows).astype("str").reset_index(drop=True),
+        "position": blocks["position"].to_numpy().take(rows).astype(np.int64),
+        "text": blocks["text"].take(rows).astype("str").reset_index(drop=True),
+    }
+    return pd.DataFrame({**taken, **{name: pd.Series(list(values), dtype="str") for name, values in columns.items()}})
 
 
 def block_states(blocks: pd.DataFrame, cleaned: CleanedCorpus) -> npt.NDArray[np.int64]:

@@ -6,7 +6,9 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from transforms.tables import conservation, rows_in, with_bodies
+from transforms.clean import CleanConfig
+from transforms.sitechrome import SiteStats
+from transforms.tables import blocks_table, clean_documents, conservation, rows_in, with_bodies
 
 DOC_IDS = ["a", "b", "c", "d"]
 paragraph_rows = st.lists(
@@ -78,3 +80,26 @@ def test_rows_in_answers_as_series_isin_does_for_strings(values: list[str | None
     series = pd.Series(values, dtype="str")
     expected = series.isin({w for w in wanted if w is not None}).to_numpy() & series.notna().to_numpy()
     assert rows_in(series, pd.Series(wanted, dtype="str")).tolist() == expected.tolist()
+
+
+def test_clean_documents_of_no_documents_gives_empty_tables_of_the_same_columns() -> None:
+    docs = pd.DataFrame(
+        {
+            "doc_id": ["s/a"],
+            "source": ["s"],
+            "title": [None],
+            "url": [None],
+            "published": [None],
+            "raw_hash": ["h"],
+            "warnings": [None],
+            "text": ["A Title Of Some Words\nOne paragraph of the story, long enough to keep as body text."],
+        }
+    )
+    blocks = blocks_table(docs)
+    full = clean_documents(docs, blocks, SiteStats(), CleanConfig())
+    empty = clean_documents(docs.iloc[:0], blocks.iloc[:0], SiteStats(), CleanConfig())
+    assert len(full.paragraphs) == 1
+    for name in ("paragraphs", "removed"):
+        assert len(getattr(empty, name)) == 0
+        assert dict(getattr(empty, name).dtypes) == dict(getattr(full, name).dtypes)
+    assert list(empty.documents.columns) == list(full.documents.columns)

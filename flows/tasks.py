@@ -49,6 +49,10 @@ class ValidationFailed(RuntimeError):
     """An expectation failed; nothing was published."""
 
 
+class NoInputFiles(RuntimeError):
+    """The raw folder holds no file to read; nothing was published."""
+
+
 # ---------------------------------------------------------------- previous run, reading, planning
 
 
@@ -75,6 +79,10 @@ class ReadPlan:
 @stage("scan inputs")
 def scan_inputs(raw: Path, previous: io.PreviousRun | None, partition_bytes: int) -> ReadPlan:
     files = io.scan(raw)
+    if files.empty:
+        # An empty folder is more often a missing mount than a corpus deleted on purpose: publishing
+        # an empty dataset would hide every document of the current version from its readers.
+        raise NoInputFiles(f"no input files under {raw}: nothing was published (the current version, if any, stays)")
     to_read, reused = incremental.files_to_read(previous.files if previous else None, files)
     sizes = dict(zip(files["input_path"], files["size"], strict=True))
     batches = batch_by_size(to_read, sizes, partition_bytes)
@@ -377,20 +385,25 @@ class ClusterSummary:
     largest: list[dict[str, Any]]
 
 
+def _band_keys(work: Path, names: list[str], file: str, bands: int) -> npt.NDArray[np.uint64]:
+    """The band keys of every partition, one row per item (none at all when no partition has items)."""
+    return np.concatenate([parts.read_array(work / n / file).astype(np.uint64).reshape(-1, bands) for n in names])
+
+
 @stage("cluster near-duplicate paragraphs")
 def cluster_paragraphs(work: Path, count: int, settings: Settings) -> ClusterSummary:
     """Band keys of every partition grouped together, candidates checked by exact Jaccard, clusters by components."""
     names = _partition_names(work, count)
     ids = [parts.read_frame(work / n / "paragraphs.parquet", ["doc_id", "position"]) for n in names]
     published = pd.concat([parts.read_frame(work / n / "documents.parquet", ["doc_id", "published"]) for n in names], ignore_index=True)
-    keys = np.concatenate([parts.read_array(work / n / "paragraph_keys.npy").reshape(len(i), -1) for i, n in zip(ids, names, strict=True)])
+    keys = _band_keys(work, names, "paragraph_keys.npy", settings.dedup.paragraphs.bands)
     frame = pd.concat(ids, ignore_index=True)
     pub = dedup.published_key(frame["doc_id"].map(published.set_index("doc_id")["published"]))
     rank = dedup.ranks(pub, frame["doc_id"], frame["position"])
     texts = _texts_of(work, [(len(i), n) for i, n in zip(ids, names, strict=True)], "paragraphs")
     shingle_size = settings.dedup.minhash.shingle_size
     canonical, sizes = dedup.canonical_from_keys(
-        keys.astype(np.uint64), rank, lambda rows: shingle_hashes(texts(rows), shingle_size), settings.dedup.paragraphs
+        keys, rank, lambda rows: shingle_hashes(texts(rows), shingle_size), settings.dedup.paragraphs
     )
     assigned = dedup.cluster_columns(frame, canonical, sizes)
     start = 0
@@ -415,13 +428,11 @@ def find_duplicate_documents(work: Path, count: int, settings: Settings) -> int:
     names = _partition_names(work, count)
     ids = [parts.read_frame(work / n / "documents.parquet", ["doc_id", "published"]) for n in names]
     frame = pd.concat(ids, ignore_index=True)
-    keys = np.concatenate([parts.read_array(work / n / "document_keys.npy").reshape(len(i), -1) for i, n in zip(ids, names, strict=True)])
+    keys = _band_keys(work, names, "document_keys.npy", settings.dedup.documents.bands)
     rank = dedup.ranks(dedup.published_key(frame["published"]), frame["doc_id"])
     texts = _texts_of(work, [(len(i), n) for i, n in zip(ids, names, strict=True)], "documents")
     shingle_size = settings.dedup.minhash.shingle_size
-    canonical, _ = dedup.canonical_from_keys(
-        keys.astype(np.uint64), rank, lambda rows: shingle_hashes(texts(rows), shingle_size), settings.dedup.documents
-    )
+    canonical, _ = dedup.canonical_from_keys(keys, rank, lambda rows: shingle_hashes(texts(rows), shingle_size), settings.dedup.documents)
     doc_ids = frame["doc_id"].to_numpy()
     duplicate_of = [None if c == i else str(doc_ids[c]) for i, c in enumerate(canonical.tolist())]
     start = 0

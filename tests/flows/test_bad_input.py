@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows import io
+from flows import io, tasks
 from flows.clean import clean_flow
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -135,3 +135,32 @@ def test_unreadable_file_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyP
     ingested = io.read_raw_files(tmp_path, io.discover(tmp_path))
     assert [d["doc_id"] for d in ingested.documents] == ["s/open"]
     assert [(r["input_path"], r["reason"]) for r in ingested.rejected] == [("s/locked.txt", "unreadable")]
+
+
+def test_a_raw_folder_with_no_file_is_refused_and_the_current_version_stays(tmp_path: Path) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    (raw / "s").mkdir(parents=True)
+    (raw / "s" / ".hidden.txt").write_text(GOOD, encoding="utf-8")
+    with pytest.raises(tasks.NoInputFiles, match="no input files under"):
+        clean_flow(raw=str(raw), output=str(out))
+    assert not (out / io.CURRENT).exists()
+    (raw / "s" / "a.txt").write_text(GOOD, encoding="utf-8")
+    version = clean_flow(raw=str(raw), output=str(out))["version"]
+    (raw / "s" / "a.txt").unlink()
+    with pytest.raises(tasks.NoInputFiles):
+        clean_flow(raw=str(raw), output=str(out))
+    current = io.current_version(out)
+    assert current is not None and current.name == version
+
+
+def test_inputs_that_keep_no_paragraph_publish_their_documents_and_rejections(tmp_path: Path) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    (raw / "s").mkdir(parents=True)
+    (raw / "s" / "title-only.txt").write_text("Only A Headline Here\n", encoding="utf-8")
+    (raw / "s" / "empty.txt").write_bytes(b"")
+    (raw / "s" / "feed.jsonl").write_text('{"id": 1}\n', encoding="utf-8")
+    summary = clean_flow(raw=str(raw), output=str(out))
+    assert summary["documents_out"] == 1 and summary["rejected"] == 2
+    paragraphs = pd.read_parquet(out / io.CURRENT / "paragraphs.parquet")
+    documents = pd.read_parquet(out / io.CURRENT / "documents.parquet")
+    assert paragraphs.empty and documents["title"].tolist() == ["Only A Headline Here"]

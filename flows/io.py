@@ -257,6 +257,9 @@ REJECTED_COLUMNS = ["input_path", "input_file", "doc_id", "reason", "detail"]
 
 def documents_frame(ingested: Ingested) -> pd.DataFrame:
     """Documents as read, texts normalised, sorted by doc_id, input_path (duplicate doc_ids not yet resolved)."""
+    if not ingested.documents:
+        # Typed, not object columns of nothing: a batch of only rejected files is still a batch.
+        return INPUTS_SCHEMA.empty_table().to_pandas()
     frame = pd.DataFrame(ingested.documents, columns=DOC_COLUMNS)
     frame["text"] = normalize_texts(frame["text"].tolist())
     return frame.sort_values(["doc_id", "input_path"], kind="stable").reset_index(drop=True)

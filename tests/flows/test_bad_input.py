@@ -164,3 +164,19 @@ def test_inputs_that_keep_no_paragraph_publish_their_documents_and_rejections(tm
     paragraphs = pd.read_parquet(out / io.CURRENT / "paragraphs.parquet")
     documents = pd.read_parquet(out / io.CURRENT / "documents.parquet")
     assert paragraphs.empty and documents["title"].tolist() == ["Only A Headline Here"]
+
+
+def test_a_batch_of_only_rejected_files_is_read_like_any_other(tmp_path: Path) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    (raw / "s").mkdir(parents=True)
+    (raw / "s" / "a.txt").write_text(GOOD, encoding="utf-8")
+    # Larger than a partition: read in a batch of its own, which yields no document.
+    (raw / "s" / "big.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 80)
+    first = clean_flow(raw=str(raw), output=str(out), partition_mb=0.01)
+    assert (first["documents_out"], first["rejected"]) == (1, 1)
+    # A rerun that reads only a new rejected file.
+    (raw / "s" / "empty.txt").write_bytes(b"")
+    second = clean_flow(raw=str(raw), output=str(out), partition_mb=0.01)
+    assert (second["documents_out"], second["rejected"]) == (1, 2)
+    rejected = pd.read_parquet(out / io.CURRENT / "rejected.parquet")
+    assert sorted(rejected["reason"]) == ["binary", "empty"]

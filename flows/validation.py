@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,12 @@ import numpy as np
 import pandas as pd
 
 EXPECTATIONS_DIR = Path(os.environ.get("NEWSCLEAN_EXPECTATIONS", Path(__file__).resolve().parent.parent / "expectations"))
+
+# One validation at a time per process. GX parses suite parameters with pyparsing, whose parse
+# actions learn their arity on first use by trial; two threads doing that at once leave a wrong
+# arity behind, and every later validation in the process fails ("push_first() missing ... 'toks'").
+# Per-partition tasks run in threads by default, and GX holds the GIL for most of its work anyway.
+_GX_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,11 @@ def import_great_expectations() -> None:
 
 def validate_tables(frames: dict[str, pd.DataFrame], parameters: dict[str, Any], folder: Path | None = None) -> list[TableValidation]:
     """Run each table's suite on its DataFrame; one TableValidation per table."""
+    with _GX_LOCK:
+        return _validate_tables(frames, parameters, folder)
+
+
+def _validate_tables(frames: dict[str, pd.DataFrame], parameters: dict[str, Any], folder: Path | None) -> list[TableValidation]:
     import_great_expectations()  # only where it is used: importing GX takes seconds
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any
+
 import pandas as pd
+import pytest
 
 from flows.validation import checked_columns, load_suite_spec, validate_tables
 
@@ -51,3 +56,35 @@ def test_a_narrow_integer_column_out_of_range_fails_and_names_the_value() -> Non
     assert not result.success
     expected = "expect_column_values_to_be_between {'column': 'position'}: 1 unexpected, e.g. [-1]"
     assert [f for f in result.failed if "between" in f] == [expected]
+
+
+def test_validations_from_many_threads_run_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GX's suite-parameter parser (pyparsing) breaks for the whole process when two threads use it
+    # first at once, and per-partition tasks run in threads: validate_tables must not overlap itself.
+    import great_expectations as gx
+
+    run = gx.ValidationDefinition.run
+    inside, most = 0, 0
+    guard = threading.Lock()
+
+    def counted_run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal inside, most
+        with guard:
+            inside += 1
+            most = max(most, inside)
+        time.sleep(0.05)
+        try:
+            return run(self, *args, **kwargs)
+        finally:
+            with guard:
+                inside -= 1
+
+    monkeypatch.setattr(gx.ValidationDefinition, "run", counted_run)
+    frame = pd.DataFrame({"reason": ["x"], "doc_id": ["d"], "position": [0], "text": ["t"]})
+    results: list[bool] = []
+    threads = [threading.Thread(target=lambda: results.append(validate_tables({"removed": frame}, {})[0].success)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 3 and most == 1

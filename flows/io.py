@@ -62,13 +62,34 @@ class Ingested:
         )
 
 
+def _is_loop(target: str, chain: frozenset[str]) -> bool:
+    """Does a folder whose real path is `target` lead back into the walk: one of the folders it is
+    inside (`chain`, their real paths), or a folder above one of them?"""
+    above = target.rstrip(os.sep) + os.sep
+    return target in chain or any(real.startswith(above) for real in chain)
+
+
 def discover(raw_root: Path) -> list[str]:
-    """Relative POSIX paths of every non-hidden file under raw_root, sorted."""
+    """Relative POSIX paths of every non-hidden file under raw_root, sorted.
+
+    Symlinked folders are followed (a raw tree is often links to crawl outputs), except a link back
+    to a folder the walk is inside, or above it: that is a loop, and its files are found anyway.
+    """
     if not raw_root.is_dir():
         raise FileNotFoundError(f"raw folder not found: {raw_root}")
     found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(raw_root, followlinks=False):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+    chains = {str(raw_root): frozenset({os.path.realpath(raw_root)})}
+    for dirpath, dirnames, filenames in os.walk(raw_root, followlinks=True):
+        chain = chains.pop(dirpath)
+        kept = []
+        for name in dirnames:
+            if name.startswith("."):
+                continue
+            target = os.path.realpath(os.path.join(dirpath, name))
+            if not _is_loop(target, chain):
+                kept.append(name)
+                chains[os.path.join(dirpath, name)] = chain | {target}
+        dirnames[:] = kept
         for name in filenames:
             if not name.startswith("."):
                 found.append(Path(dirpath, name).relative_to(raw_root).as_posix())

@@ -11,7 +11,6 @@ import json
 import os
 import platform
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import psutil
 from datasketch import MinHash, MinHashLSH
 from scipy import sparse
 
+from flows.io import discover
 from transforms.minhash import MinHashConfig, shingle_hashes, shingles_as_bytes, signatures_from_shingles
 from transforms.neardup import NearDupConfig, candidate_pairs, clusters, verified_pairs
 
@@ -324,10 +324,9 @@ def bench_end_to_end(shared: Path, work: Path) -> dict[str, Any]:
             raise RuntimeError(f"newsclean run {' '.join(extra)} failed with exit code {proc.returncode}")
         return time.perf_counter() - t0, peak
 
-    # os.walk does not follow the symlinked site folders, so the tree is copied for the run.
-    real = work / "raw-copy"
-    shutil.copytree(raw, real, symlinks=False)
-    mb = sum(p.stat().st_size for p in real.rglob("*") if p.is_file()) / 1e6
+    # The run reads the symlinked tree as it is (newsclean follows symlinked folders).
+    real = raw
+    mb = sum((raw / rel).stat().st_size for rel in discover(raw)) / 1e6
     # Start-up: a run over one tiny page is all imports, the temporary Prefect server (and the Dask
     # cluster) and the flow's fixed costs; it is measured once per mode and taken off the wall times.
     # The first run on an empty PREFECT_HOME creates Prefect's database (once per home, not per run):

@@ -125,3 +125,18 @@ def test_signatures_are_stored_once_per_distinct_text_and_read_back(tmp_path: Pa
     assert stored["paragraph"][text_key("")].tolist() == [9, 10, 11]
     assert stored["document"][text_key("whole doc")].tolist() == [7, 7, 7]
     assert pq.read_schema(path).equals(io.SIGNATURES_SCHEMA)
+
+
+def test_symlinked_folders_are_followed_and_loops_are_cut(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    _write(raw, "a/1.txt", "One.")
+    _write(raw, "b/2.txt", "Two.")
+    _write(tmp_path, "crawl/site/3.txt", "Three.")
+    _write(raw, ".hidden/4.txt", "Four.")
+    os.symlink(tmp_path / "crawl" / "site", raw / "linked")  # outside raw: followed
+    os.symlink("../b", raw / "a" / "to_b")  # b and a link to each other: each followed once
+    os.symlink("../a", raw / "b" / "to_a")
+    os.symlink(".", raw / "a" / "self")  # the folder it sits in
+    os.symlink("..", raw / "a" / "up")  # the raw root
+    os.symlink(tmp_path, raw / "above")  # a folder above the raw root
+    assert io.discover(raw) == ["a/1.txt", "a/to_b/2.txt", "b/2.txt", "b/to_a/1.txt", "linked/3.txt"]

@@ -145,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.raw.is_dir():
             print(f"newsclean: raw folder not found: {args.raw}", file=sys.stderr)
             return 2
+        if args.output.exists() and not args.output.is_dir():
+            print(f"newsclean: output is not a folder: {args.output}", file=sys.stderr)
+            return 2
         if args.workers is not None and args.workers < 1:
             print("newsclean: --workers must be >= 1", file=sys.stderr)
             return 2

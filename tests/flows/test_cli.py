@@ -17,3 +17,13 @@ def test_missing_raw_folder_exits_nonzero_with_one_line(tmp_path: Path, capsys) 
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and "raw folder not found" in err[0]
+
+
+def test_an_output_that_is_a_file_exits_nonzero_with_one_line(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "out").write_text("not a folder")
+    code = main(["run", "--raw", str(tmp_path / "raw"), "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err == [f"newsclean: output is not a folder: {tmp_path / 'out'}"]
+    assert (tmp_path / "out").read_text() == "not a folder"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -171,8 +172,26 @@ def near_duplicate_canonical(
     return canonical, sizes, sig
 
 
+def published_instant(value: str) -> str | None:
+    """An ISO 8601 date or time as a sortable UTC instant (`YYYY-MM-DDTHH:MM:SS.ffffff`); None if it is not one.
+
+    A time without an offset is taken as UTC, a date alone as its midnight.
+    """
+    try:
+        moment = datetime.fromisoformat(value.strip())
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # OverflowError: an offset that moves year 1 or 9999 out of range
+        return None
+    return moment.isoformat(timespec="microseconds")
+
+
 def published_key(published: pd.Series) -> pd.Series:
-    return published.astype(object).where(published.notna(), _LAST).astype(str)
+    """Sort key of `published` values: their UTC instants, compared as instants (offsets count);
+    a missing value or one that is not ISO 8601 sorts after every date."""
+    values = published.astype(object)
+    instants = {v: published_instant(v) for v in pd.unique(values[values.notna()]) if isinstance(v, str)}
+    return pd.Series([instants.get(v) or _LAST if isinstance(v, str) else _LAST for v in values], index=published.index, dtype="str")
 
 
 def raw_document_groups(docs: pd.DataFrame, config: DedupConfig) -> pd.Series:

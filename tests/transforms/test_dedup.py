@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from transforms.dedup import paragraph_and_document_signatures, text_key
+from transforms.dedup import paragraph_and_document_signatures, published_instant, published_key, ranks, text_key
 from transforms.minhash import MinHashConfig, signatures
 from transforms.tables import with_bodies
 
@@ -48,3 +49,29 @@ def test_known_signatures_are_reused() -> None:
     assert np.array_equal(doc_sig[0], marker)
     assert np.array_equal(doc_sig[1:], signatures(DOCUMENTS["text"].tolist()[1:], CONFIG))
     assert np.array_equal(para_sig, signatures(PARAGRAPHS["text"].tolist(), CONFIG))
+
+
+@pytest.mark.parametrize(
+    ("value", "instant"),
+    [
+        ("2024-03-01T10:00:00+05:00", "2024-03-01T05:00:00.000000"),
+        ("2024-03-01T06:00:00Z", "2024-03-01T06:00:00.000000"),
+        ("2024-03-01T06:00:00", "2024-03-01T06:00:00.000000"),  # no offset: UTC
+        ("2024-03-01", "2024-03-01T00:00:00.000000"),
+        (" 2024-03-01T10:00:00.123456789Z ", "2024-03-01T10:00:00.123456"),
+        ("yesterday", None),
+        ("2024-02-30", None),
+        ("", None),
+        ("9999-12-31T23:00:00-05:00", None),  # past year 9999 in UTC
+    ],
+)
+def test_published_instant(value: str, instant: str | None) -> None:
+    assert published_instant(value) == instant
+
+
+def test_published_order_compares_instants_and_puts_unreadable_dates_with_the_undated() -> None:
+    published = pd.Series(["2024-03-01T10:00:00+05:00", None, "yesterday", "2024-03-01T06:00:00Z", "2024-03-01T05:30:00+00:00"])
+    doc_ids = pd.Series(["a", "b", "c", "d", "e"])
+    order = np.argsort(ranks(published_key(published), doc_ids))
+    # 05:00 UTC, then 05:30, then 06:00, then the undated and unreadable ones by doc_id.
+    assert doc_ids[order].tolist() == ["a", "e", "d", "b", "c"]

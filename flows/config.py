@@ -64,7 +64,7 @@ def make_settings(raw: Path, output: Path, rules_file: Path | None = None, conte
 
 
 def settings_fingerprint(settings: Settings) -> str:
-    """Changes when anything that shapes the output changes: stage configs, rules, model, or the transforms' code.
+    """Changes when anything that shapes the output changes: stage configs, rules, model, the transforms' or the reading code.
 
     A run whose fingerprint differs from the previous one cleans everything again instead of reusing rows.
     """
@@ -76,7 +76,8 @@ def settings_fingerprint(settings: Settings) -> str:
     if settings.content is not None:
         digest.update(repr((settings.content.threshold, settings.content.fallback_ratio)).encode())
         digest.update((MODEL_DIR / "content_model.txt").read_bytes())
-    code = Path(__file__).resolve().parent.parent / "transforms"
-    for path in sorted(code.glob("*.py")):
+    root = Path(__file__).resolve().parent.parent
+    # The reading code too: unchanged files are not read again, their documents come from the state.
+    for path in [*sorted((root / "transforms").glob("*.py")), root / "flows" / "io.py"]:
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from transforms.blocks import normalize_texts
 from transforms.decoding import Decoded, decode_bytes
-from transforms.dedup import text_key
+from transforms.dedup import published_instant, text_key
 from transforms.tables import CleanedCorpus
 
 TEXT_SUFFIX = ".txt"
@@ -199,6 +199,22 @@ def _replace_lone_surrogates(rec: dict[str, object]) -> int:
     return replaced
 
 
+_OPTIONAL_STRINGS = ("title", "url", "source", "published")
+
+
+def _field_warnings(rec: dict[str, object]) -> list[str]:
+    """Why an optional field of a record is not used: a value that is not a string, or a date that cannot be read."""
+    out = [
+        f"ignored `{key}`: not a string but {type(value).__name__}"
+        for key in _OPTIONAL_STRINGS
+        if (value := rec.get(key)) is not None and not isinstance(value, str)
+    ]
+    published = rec.get("published")
+    if isinstance(published, str) and published_instant(published) is None:
+        out.append(f"`published` {published[:40]!r} cannot be read as an ISO 8601 date: near-duplicates order it as undated")
+    return out
+
+
 def _read_jsonl(rel: str, stem: str, data: bytes, out: Ingested) -> None:
     decoded = decode_bytes(data)
     if not isinstance(decoded, Decoded):
@@ -241,6 +257,7 @@ def _read_jsonl(rel: str, stem: str, data: bytes, out: Ingested) -> None:
             out.reject(where, doc_id, "line_too_long", problem)
             continue
         seen.add(doc_id)
+        warnings += _field_warnings(rec)
         url = rec.get("url") if isinstance(rec.get("url"), str) else None
         source = rec.get("source") if isinstance(rec.get("source"), str) and rec.get("source") else None
         if source is None and url:

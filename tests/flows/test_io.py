@@ -140,3 +140,22 @@ def test_symlinked_folders_are_followed_and_loops_are_cut(tmp_path: Path) -> Non
     os.symlink("..", raw / "a" / "up")  # the raw root
     os.symlink(tmp_path, raw / "above")  # a folder above the raw root
     assert io.discover(raw) == ["a/1.txt", "a/to_b/2.txt", "b/2.txt", "b/to_a/1.txt", "linked/3.txt"]
+
+
+FIELD_CASES = [
+    ({"title": "A title", "url": "https://x.example/a", "source": "x.example", "published": "2024-03-01T10:00:00+05:00"}, []),
+    ({"published": "2024-03-01"}, []),
+    ({"title": None, "url": None}, []),
+    ({"title": ["a", "list"]}, ["ignored `title`: not a string but list"]),
+    ({"url": 5, "source": {"a": 1}}, ["ignored `url`: not a string but int", "ignored `source`: not a string but dict"]),
+    ({"published": 1709287200}, ["ignored `published`: not a string but int"]),
+    ({"published": "yesterday"}, ["`published` 'yesterday' cannot be read as an ISO 8601 date: near-duplicates order it as undated"]),
+    ({"published": "2024-02-30"}, ["`published` '2024-02-30' cannot be read as an ISO 8601 date: near-duplicates order it as undated"]),
+]
+
+
+@pytest.mark.parametrize(("fields", "warnings"), FIELD_CASES)
+def test_unused_optional_fields_are_named_in_the_warnings(tmp_path: Path, fields: dict[str, object], warnings: list[str]) -> None:
+    _write(tmp_path, "f.jsonl", json.dumps({"id": "a", "text": "Some text.", **fields}))
+    (doc,) = io.read_raw_files(tmp_path, io.discover(tmp_path)).documents
+    assert doc["warnings"] == warnings

@@ -189,9 +189,9 @@ def published_instant(value: str) -> str | None:
 def published_key(published: pd.Series) -> pd.Series:
     """Sort key of `published` values: their UTC instants, compared as instants (offsets count);
     a missing value or one that is not ISO 8601 sorts after every date."""
-    values = published.astype(object)
-    instants = {v: published_instant(v) for v in pd.unique(values[values.notna()]) if isinstance(v, str)}
-    return pd.Series([instants.get(v) or _LAST if isinstance(v, str) else _LAST for v in values], index=published.index, dtype="str")
+    codes, distinct = pd.factorize(published.astype(object))  # missing values: code -1
+    instants = [(published_instant(v) if isinstance(v, str) else None) or _LAST for v in distinct]
+    return pd.Series(np.array([*instants, _LAST], dtype=object)[codes], index=published.index, dtype="str")
 
 
 def raw_document_groups(docs: pd.DataFrame, config: DedupConfig) -> pd.Series:

@@ -202,6 +202,17 @@ def _replace_lone_surrogates(rec: dict[str, object]) -> int:
 _OPTIONAL_STRINGS = ("title", "url", "source", "published")
 
 
+def _jsonl_lines(text: str) -> list[str]:
+    """Lines ended by \n, \r\n or \r, which a JSON string cannot hold unescaped.
+
+    Not str.splitlines: it also cuts at U+2028, U+2029 or U+0085, which JSON allows raw inside a
+    string, and the record was rejected as invalid JSON.
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.split("\n")
+
+
 def _field_warnings(rec: dict[str, object]) -> list[str]:
     """Why an optional field of a record is not used: a value that is not a string, or a date that cannot be read."""
     out = [
@@ -222,7 +233,7 @@ def _read_jsonl(rel: str, stem: str, data: bytes, out: Ingested) -> None:
         return
     seen: set[str] = set()
     before = (len(out.documents), len(out.rejected))
-    for n, line in enumerate(decoded.text.splitlines(), start=1):
+    for n, line in enumerate(_jsonl_lines(decoded.text), start=1):
         where = f"{rel}:{n}"
         if not line.strip():
             continue

@@ -159,3 +159,14 @@ def test_unused_optional_fields_are_named_in_the_warnings(tmp_path: Path, fields
     _write(tmp_path, "f.jsonl", json.dumps({"id": "a", "text": "Some text.", **fields}))
     (doc,) = io.read_raw_files(tmp_path, io.discover(tmp_path)).documents
     assert doc["warnings"] == warnings
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize("inside", ["\u2028", "\u2029", "\x85"])
+def test_a_jsonl_record_is_cut_at_line_ends_only(tmp_path: Path, end: str, inside: str) -> None:
+    # JSON allows these raw inside a string; str.splitlines would cut the record there.
+    records = [{"id": "a", "text": f"One{inside}two."}, {"id": "b", "text": "Three."}]
+    _write(tmp_path, "f.jsonl", end.join(json.dumps(r, ensure_ascii=False) for r in records) + end)
+    ingested = io.read_raw_files(tmp_path, io.discover(tmp_path))
+    assert ingested.rejected == []
+    assert [(d["doc_id"], d["input_path"]) for d in ingested.documents] == [("f/a", "f.jsonl:1"), ("f/b", "f.jsonl:2")]

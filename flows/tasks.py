@@ -385,9 +385,12 @@ class ClusterSummary:
     largest: list[dict[str, Any]]
 
 
-def _band_keys(work: Path, names: list[str], file: str, bands: int) -> npt.NDArray[np.uint64]:
+def _band_keys(work: Path, names: list[str], file: str, bands: int, items: int) -> npt.NDArray[np.uint64]:
     """The band keys of every partition, one row per item (none at all when no partition has items)."""
-    return np.concatenate([parts.read_array(work / n / file).astype(np.uint64).reshape(-1, bands) for n in names])
+    keys = np.concatenate([parts.read_array(work / n / file).astype(np.uint64).reshape(-1, bands) for n in names])
+    if len(keys) != items:
+        raise ValueError(f"{file}: {len(keys)} rows of band keys for {items} items")
+    return keys
 
 
 @stage("cluster near-duplicate paragraphs")
@@ -396,8 +399,8 @@ def cluster_paragraphs(work: Path, count: int, settings: Settings) -> ClusterSum
     names = _partition_names(work, count)
     ids = [parts.read_frame(work / n / "paragraphs.parquet", ["doc_id", "position"]) for n in names]
     published = pd.concat([parts.read_frame(work / n / "documents.parquet", ["doc_id", "published"]) for n in names], ignore_index=True)
-    keys = _band_keys(work, names, "paragraph_keys.npy", settings.dedup.paragraphs.bands)
     frame = pd.concat(ids, ignore_index=True)
+    keys = _band_keys(work, names, "paragraph_keys.npy", settings.dedup.paragraphs.bands, len(frame))
     pub = dedup.published_key(frame["doc_id"].map(published.set_index("doc_id")["published"]))
     rank = dedup.ranks(pub, frame["doc_id"], frame["position"])
     texts = _texts_of(work, [(len(i), n) for i, n in zip(ids, names, strict=True)], "paragraphs")
@@ -428,7 +431,7 @@ def find_duplicate_documents(work: Path, count: int, settings: Settings) -> int:
     names = _partition_names(work, count)
     ids = [parts.read_frame(work / n / "documents.parquet", ["doc_id", "published"]) for n in names]
     frame = pd.concat(ids, ignore_index=True)
-    keys = _band_keys(work, names, "document_keys.npy", settings.dedup.documents.bands)
+    keys = _band_keys(work, names, "document_keys.npy", settings.dedup.documents.bands, len(frame))
     rank = dedup.ranks(dedup.published_key(frame["published"]), frame["doc_id"])
     texts = _texts_of(work, [(len(i), n) for i, n in zip(ids, names, strict=True)], "documents")
     shingle_size = settings.dedup.minhash.shingle_size

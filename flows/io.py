@@ -415,23 +415,41 @@ class PreviousRun:
     settings: dict[str, object]
 
 
+class UnusableState(RuntimeError):
+    """The current version's state or tables cannot be read; the run cleans everything instead."""
+
+
+# What an incremental run reads of the current version: tables, then state.
+_REUSED_PARQUET = ("documents", "paragraphs", "removed", "rejected")
+_STATE_PARQUET = ("files", "inputs", "read_rejections", "signatures", "site_lines")
+
+
 def load_previous(output: Path, fingerprint: str) -> PreviousRun | None:
     """The current version and its state, or None: first run, a version without state, or one
-    made with other settings (whose rows, signatures and counts must not be reused)."""
+    made with other settings (whose rows, signatures and counts must not be reused).
+
+    Raises UnusableState when a file the reuse needs cannot be opened (truncated, damaged).
+    """
     folder = current_version(output)
     if folder is None or not (folder / STATE / "settings.json").is_file():
         return None
     state = folder / STATE
-    settings = json.loads((state / "settings.json").read_text(encoding="utf-8"))
-    if settings.get("fingerprint") != fingerprint:
-        return None
-    return PreviousRun(
-        version=folder.name,
-        folder=folder,
-        files=pd.read_parquet(state / "files.parquet"),
-        read_rejections=pd.read_parquet(state / "read_rejections.parquet"),
-        settings=settings,
-    )
+    try:
+        settings = json.loads((state / "settings.json").read_text(encoding="utf-8"))
+        if settings.get("fingerprint") != fingerprint:
+            return None
+        # Each file's footer and schema: a damaged file fails here, before any of it is reused.
+        for path in [*(folder / f"{n}.parquet" for n in _REUSED_PARQUET), *(state / f"{n}.parquet" for n in _STATE_PARQUET)]:
+            pq.read_schema(path)
+        return PreviousRun(
+            version=folder.name,
+            folder=folder,
+            files=pd.read_parquet(state / "files.parquet"),
+            read_rejections=pd.read_parquet(state / "read_rejections.parquet"),
+            settings=settings,
+        )
+    except (OSError, ValueError, pa.ArrowException) as err:  # JSONDecodeError is a ValueError
+        raise UnusableState(f"version {folder.name}: {str(err).splitlines()[0] if str(err) else type(err).__name__}") from err
 
 
 def previous_table(previous: PreviousRun, name: str, columns: list[str] | None = None) -> pd.DataFrame:

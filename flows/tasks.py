@@ -61,7 +61,12 @@ def load_previous_run(output: Path, fingerprint: str) -> io.PreviousRun | None:
     log = get_run_logger()
     for name in io.clear_leftovers(output):
         log.warning("removed %s, left by a run that did not finish", name)
-    previous = io.load_previous(output, fingerprint)
+    try:
+        previous = io.load_previous(output, fingerprint)
+    except io.UnusableState as err:
+        # The state is a cache of what raw/ already holds: without it the run is slower, not wrong.
+        log.warning("cannot reuse the last version (%s): reading and cleaning everything", err)
+        return None
     if previous is None:
         log.info("no previous version with state and these settings in %s: reading and cleaning everything", output)
     else:

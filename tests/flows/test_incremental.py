@@ -101,6 +101,25 @@ def test_a_change_in_one_partition_leaves_the_others_as_they_were(tmp_path: Path
     _assert_same(_tables(out), _tables(whole))
 
 
+@pytest.mark.parametrize("damaged", ["state/signatures.parquet", "paragraphs.parquet", "state/settings.json"])
+def test_a_damaged_last_version_is_not_reused_and_the_run_cleans_everything(tmp_path: Path, damaged: str) -> None:
+    raw, out, whole = tmp_path / "raw", tmp_path / "out", tmp_path / "whole"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "raw", raw)
+    clean_flow(raw=str(raw), output=str(out))
+    current = io.current_version(out)
+    assert current is not None
+    path = current / damaged
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # truncated, as by a disk that filled up during a copy
+    edited = sorted(raw.glob("coastalpost.example/*.txt"))[0]
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nA closing paragraph was added to this story on Tuesday.\n", encoding="utf-8")
+    with pytest.raises(io.UnusableState):
+        io.load_previous(out, json.loads((current / "manifest.json").read_text())["fingerprint"])
+    assert clean_flow(raw=str(raw), output=str(out))["changed"]
+    clean_flow(raw=str(raw), output=str(whole))
+    _assert_same(_tables(out), _tables(whole))
+
+
 def test_rerun_with_no_new_input_publishes_nothing(tmp_path: Path) -> None:
     raw = Path(__file__).resolve().parents[2] / "raw"
     out = tmp_path / "out"

@@ -43,9 +43,12 @@ class Rule:
         if self.max_words < 1:
             raise ValueError("max_words must be >= 1")
         try:
-            regex.compile(self.pattern)
+            compiled = regex.compile(self.pattern)
         except regex.error as err:
             raise ValueError(f"rule {self.name!r}: invalid pattern: {err}") from err
+        # "" or "a*" is found in every text: the rule would remove every block of up to max_words.
+        if compiled.search("") is not None:
+            raise ValueError(f"rule {self.name!r}: pattern matches the empty string, so it would match every block")
 
 
 # The default news-chrome rules. Each is about a kind of text, never one site's wording.

@@ -99,6 +99,9 @@ def test_records_round_trip_to_the_same_rules() -> None:
         ({"name": "x", "role": "nonsense", "pattern": "x"}, "rule role must be one of chrome, credit, byline"),
         ({"name": "x", "role": "chrome", "pattern": "x", "max_words": 0}, "max_words must be >= 1"),
         ({"name": "x", "role": "chrome", "pattern": "(unclosed"}, "rule 'x': invalid pattern"),
+        ({"name": "x", "role": "chrome", "pattern": ""}, "rule 'x': pattern matches the empty string"),
+        ({"name": "x", "role": "chrome", "pattern": "(?:ad)?"}, "rule 'x': pattern matches the empty string"),
+        ({"name": "x", "role": "chrome", "pattern": "^\\s*$"}, "rule 'x': pattern matches the empty string"),
     ],
 )
 def test_rule_rejects_bad_values(kwargs: dict[str, object], message: str) -> None:

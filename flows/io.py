@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from transforms.blocks import normalize_texts
 from transforms.decoding import Decoded, decode_bytes
 from transforms.dedup import published_instant, text_key
+from transforms.schema import TABLES
 from transforms.tables import CleanedCorpus
 
 TEXT_SUFFIX = ".txt"
@@ -213,17 +214,19 @@ def _jsonl_lines(text: str) -> list[str]:
     return text.split("\n")
 
 
-def _field_warnings(rec: dict[str, object]) -> list[str]:
-    """Why an optional field of a record is not used: a value that is not a string, or a date that cannot be read."""
-    out = [
-        f"ignored `{key}`: not a string but {type(value).__name__}"
-        for key in _OPTIONAL_STRINGS
-        if (value := rec.get(key)) is not None and not isinstance(value, str)
-    ]
-    published = rec.get("published")
-    if isinstance(published, str) and published_instant(published) is None:
-        out.append(f"`published` {published[:40]!r} cannot be read as an ISO 8601 date: near-duplicates order it as undated")
-    return out
+def _optional_fields(rec: dict[str, object]) -> tuple[dict[str, str | None], list[str]]:
+    """A record's optional string fields (None where absent or not a string), and why any given one is not used."""
+    fields: dict[str, str | None] = {}
+    warnings = []
+    for key in _OPTIONAL_STRINGS:
+        value = rec.get(key)
+        fields[key] = value if isinstance(value, str) else None
+        if value is not None and fields[key] is None:
+            warnings.append(f"ignored `{key}`: not a string but {type(value).__name__}")
+    published = fields["published"]
+    if published is not None and published_instant(published) is None:
+        warnings.append(f"`published` {published[:40]!r} cannot be read as an ISO 8601 date: near-duplicates order it as undated")
+    return fields, warnings
 
 
 def _read_jsonl(rel: str, stem: str, data: bytes, out: Ingested) -> None:
@@ -268,16 +271,23 @@ def _read_jsonl(rel: str, stem: str, data: bytes, out: Ingested) -> None:
             out.reject(where, doc_id, "line_too_long", problem)
             continue
         seen.add(doc_id)
-        warnings += _field_warnings(rec)
-        url = rec.get("url") if isinstance(rec.get("url"), str) else None
-        source = rec.get("source") if isinstance(rec.get("source"), str) and rec.get("source") else None
+        fields, unused = _optional_fields(rec)
+        url, source = fields["url"], fields["source"] or None
         if source is None and url:
             source = urlsplit(url).hostname or None
         raw_hash = hashlib.sha256(line.encode("utf-8")).hexdigest()
-        title = rec.get("title") if isinstance(rec.get("title"), str) else None
-        published = rec.get("published") if isinstance(rec.get("published"), str) else None
         out.documents.append(
-            _document(doc_id, source or _source_of(rel), where, text, raw_hash, warnings, url=url, title=title, published=published)
+            _document(
+                doc_id,
+                source or _source_of(rel),
+                where,
+                text,
+                raw_hash,
+                warnings + unused,
+                url=url,
+                title=fields["title"],
+                published=fields["published"],
+            )
         )
     if (len(out.documents), len(out.rejected)) == before:
         out.reject(rel, None, "empty", "the file holds no JSON records")
@@ -419,8 +429,7 @@ class UnusableState(RuntimeError):
     """The current version's state or tables cannot be read; the run cleans everything instead."""
 
 
-# What an incremental run reads of the current version: tables, then state.
-_REUSED_PARQUET = ("documents", "paragraphs", "removed", "rejected")
+# What an incremental run reads of the current version's state (besides its tables, schema.TABLES).
 _STATE_PARQUET = ("files", "inputs", "read_rejections", "signatures", "site_lines")
 
 
@@ -439,7 +448,7 @@ def load_previous(output: Path, fingerprint: str) -> PreviousRun | None:
         if settings.get("fingerprint") != fingerprint:
             return None
         # Each file's footer and schema: a damaged file fails here, before any of it is reused.
-        for path in [*(folder / f"{n}.parquet" for n in _REUSED_PARQUET), *(state / f"{n}.parquet" for n in _STATE_PARQUET)]:
+        for path in [*(folder / f"{n}.parquet" for n in TABLES), *(state / f"{n}.parquet" for n in _STATE_PARQUET)]:
             pq.read_schema(path)
         return PreviousRun(
             version=folder.name,

@@ -392,7 +392,7 @@ class ClusterSummary:
 
 def _band_keys(work: Path, names: list[str], file: str, bands: int, items: int) -> npt.NDArray[np.uint64]:
     """The band keys of every partition, one row per item (none at all when no partition has items)."""
-    keys = np.concatenate([parts.read_array(work / n / file).astype(np.uint64).reshape(-1, bands) for n in names])
+    keys = np.concatenate([parts.read_array(work / n / file).astype(np.uint64, copy=False).reshape(-1, bands) for n in names])
     if len(keys) != items:
         raise ValueError(f"{file}: {len(keys)} rows of band keys for {items} items")
     return keys

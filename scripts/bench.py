@@ -325,7 +325,6 @@ def bench_end_to_end(shared: Path, work: Path) -> dict[str, Any]:
         return time.perf_counter() - t0, peak
 
     # The run reads the symlinked tree as it is (newsclean follows symlinked folders).
-    real = raw
     mb = sum((raw / rel).stat().st_size for rel in discover(raw)) / 1e6
     # Start-up: a run over one tiny page is all imports, the temporary Prefect server (and the Dask
     # cluster) and the flow's fixed costs; it is measured once per mode and taken off the wall times.
@@ -340,7 +339,7 @@ def bench_end_to_end(shared: Path, work: Path) -> dict[str, Any]:
     startups, totals, peaks = [], [], []
     for i in range(3):
         startups.append(run(tiny, work / f"out-tiny-{i}")[0])
-        wall, peak_i = run(real, work / f"out-{i}")
+        wall, peak_i = run(raw, work / f"out-{i}")
         totals.append(wall)
         peaks.append(peak_i)
     startup, total, peak = float(np.median(startups)), float(np.median(totals)), max(peaks)
@@ -356,7 +355,7 @@ def bench_end_to_end(shared: Path, work: Path) -> dict[str, Any]:
         }
     ]
     for workers, partition in ((1, 16.0), (2, 16.0), (2, 4.0)):
-        wall, peak_d = run(real, work / f"out-{workers}-{partition}", "--workers", str(workers), "--partition-mb", str(partition))
+        wall, peak_d = run(raw, work / f"out-{workers}-{partition}", "--workers", str(workers), "--partition-mb", str(partition))
         runs.append(
             {
                 "workers": f"{workers} (Dask)",

@@ -294,8 +294,12 @@ def block_features(
     for col in ("prose", "log_words", "short", "removed", "stop_ratio"):
         for w in (3, 8):
             feats[f"{col}_window_{w}"] = window_mean(np.asarray(feats[col], dtype=np.float64), page_start, page_end, w)
-    matrix = np.column_stack([np.asarray(v, dtype=np.float64) for v in feats.values()])
-    return pd.DataFrame(matrix, columns=list(feats), index=blocks.index)
+    # Column-major, each feature one contiguous column: filled without strided writes, held by pandas
+    # without a copy (its block is the transpose), and read by LightGBM as it is.
+    matrix = np.empty((len(page), len(feats)), order="F")
+    for column, values in enumerate(feats.values()):
+        matrix[:, column] = values
+    return pd.DataFrame(matrix, columns=list(feats), index=blocks.index, copy=False)
 
 
 def window_mean(

@@ -1,7 +1,7 @@
 """The flow: read -> clean -> deduplicate -> validate -> publish, over partitions. Sequencing only.
 
 Per-partition tasks are submitted together, so a Dask task runner runs them on its workers in
-parallel; the default runner runs them one after another in this process. Either way the flow
+parallel, and the default runner on threads of this process. Either way the flow
 holds only ids and counts, and the output does not depend on the runner or the worker count.
 """
 
@@ -61,7 +61,10 @@ def clean_flow(
             clusters = tasks.cluster_paragraphs(work, count, settings)
             duplicates = tasks.find_duplicate_documents(work, count, settings)
             chrome_rules = settings.clean.rules.records(ROLE_CHROME)
-            checked = _results([tasks.finish_partition.submit(work, i, chrome_rules, plan.partition_docs[i]) for i in each])
+            validating = [tasks.finish_partition.submit(work, i, chrome_rules, plan.partition_docs[i]) for i in each]
+            # The state the next run reuses needs no check: it is written while the partitions are validated.
+            staging = tasks.stage_state.submit(work, count, plan, read_plan.files, fingerprint)
+            *checked, staged = _results([*validating, staging])
             results = tasks.combine_validations(checked, tasks.validate_inputs(read_plan.files, plan.ids, plan.rejected))
             manifest = {
                 "raw": str(settings.raw),
@@ -75,7 +78,7 @@ def clean_flow(
             }
             summary = tasks.summary_of(plan, cleaned, clusters, duplicates, results)
             try:
-                summary["version"] = tasks.write_and_publish(settings.output, work, count, plan, read_plan.files, results, manifest)
+                summary["version"] = tasks.write_and_publish(settings.output, staged, work, count, plan, results, manifest)
             finally:
                 # The artifact is written for failed runs too: it names the failing expectation.
                 tasks.publish_report(summary, len(plan.ids) + len(plan.rejected))

@@ -571,6 +571,8 @@ def write_state(
         pq.read_table(site_lines).select(SITE_LINES_SCHEMA.names).cast(SITE_LINES_SCHEMA), state / "site_lines.parquet", compression="zstd"
     )
     write_json(state / "settings.json", settings)
+    # Flushed now, while other work goes on: publishing flushes the whole folder again, and finds these clean.
+    _fsync_tree(state)
 
 
 class RunLocked(RuntimeError):

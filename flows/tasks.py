@@ -512,19 +512,42 @@ def combine_validations(
 # ---------------------------------------------------------------- publishing
 
 
+@stage("stage state")
+def stage_state(work: Path, count: int, plan: Plan, files: pd.DataFrame, fingerprint: str) -> Path:
+    """A staging folder in the work folder, holding the state the next run reuses.
+
+    The state needs no check, so the flow writes it while the partitions are validated. A run that
+    fails removes it with the work folder; one that publishes moves it into the output.
+    """
+    staging = io.new_staging(work)
+    try:
+        io.write_state(
+            staging,
+            files,
+            sorted((work / "read").glob("*.parquet")),
+            plan.read_rejections,
+            {"fingerprint": fingerprint},
+            [work / n / "signatures.parquet" for n in _partition_names(work, count)],
+            work / "state_site_lines.parquet",
+        )
+    except BaseException:
+        io.discard(staging)
+        raise
+    return staging
+
+
 @stage("write and publish")
 def write_and_publish(
     output: Path,
+    staging: Path,
     work: Path,
     count: int,
     plan: Plan,
-    files: pd.DataFrame,
     results: list[validation.TableValidation],
     manifest: dict[str, Any],
 ) -> str:
-    """Concatenate the partitions' tables into a staging folder; publish it only if every suite passed."""
+    """Concatenate the partitions' tables into the staging folder; publish it only if every suite passed."""
     names = _partition_names(work, count)
-    staging = io.new_staging(output)
     try:
         for name, schema in (("documents", DOCUMENTS), ("paragraphs", PARAGRAPHS), ("removed", REMOVED)):
             faults.point(f"write:{name}")
@@ -538,15 +561,6 @@ def write_and_publish(
         if failed:
             raise ValidationFailed("validation failed, nothing published: " + " | ".join(failed))
         io.write_json(staging / "manifest.json", manifest)
-        io.write_state(
-            staging,
-            files,
-            sorted((work / "read").glob("*.parquet")),
-            plan.read_rejections,
-            {"fingerprint": manifest["fingerprint"]},
-            [work / n / "signatures.parquet" for n in names],
-            work / "state_site_lines.parquet",
-        )
         faults.point("publish:before-switch")
         version = io.publish(output, staging)
         faults.point("publish:after-switch")

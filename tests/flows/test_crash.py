@@ -37,6 +37,7 @@ TASKS = (
     "cluster near-duplicate paragraphs",
     "find duplicate documents",
     "validate partition",
+    "stage state",
     "validate inputs",
     "write and publish",
 )

@@ -120,6 +120,7 @@ class BlockFacts:
     hits: list[RuleMatch | None]
     title_like: list[bool]  # is_headline_like(text, repeats.title_max_words)
     heading_like: list[bool]  # is_headline_like(text, heading_max_words)
+    credit_tail: list[bool]  # split_credit_tail(text) finds a credit after some caption text
 
     def slice(self, start: int, stop: int) -> BlockFacts:
         return BlockFacts(
@@ -129,6 +130,7 @@ class BlockFacts:
             self.hits[start:stop],
             self.title_like[start:stop],
             self.heading_like[start:stop],
+            self.credit_tail[start:stop],
         )
 
 
@@ -144,8 +146,10 @@ def block_facts(
     n_words = bulk.token_counts() if n_words is None else np.asarray(n_words, dtype=np.int64)
     has_tail = bulk.search(CREDIT_TAIL.pattern, python=CREDIT_TAIL)
     caption_keys = list(keys)
+    credit_tail = [False] * len(texts)
     for i in np.flatnonzero(has_tail).tolist():
         caption_keys[i] = caption_key(texts[i])
+        credit_tail[i] = bool(split_credit_tail(texts[i])[1])
     # is_headline_like, for both word limits.
     shaped = bulk.search(LETTER.pattern) & ~bulk.search(HEADLINE_END.pattern) & (n_words >= 1)
     return BlockFacts(
@@ -155,6 +159,7 @@ def block_facts(
         hits=config.rules.match_all(texts, n_words),
         title_like=(shaped & (n_words <= config.repeats.title_max_words)).tolist(),
         heading_like=(shaped & (n_words <= config.heading_max_words)).tolist(),
+        credit_tail=credit_tail,
     )
 
 
@@ -168,6 +173,7 @@ def _facts_of_one(texts: Sequence[str], config: CleanConfig) -> BlockFacts:
         hits=[config.rules.match(t, w) for t, w in zip(texts, word_counts, strict=True)],
         title_like=[is_headline_like(t, config.repeats.title_max_words) for t in texts],
         heading_like=[is_headline_like(t, config.heading_max_words) for t in texts],
+        credit_tail=[bool(split_credit_tail(t)[1]) for t in texts],
     )
 
 
@@ -302,7 +308,7 @@ def clean_columns(
 
     if out.byline is None:
         last = max((i for i in range(n) if decisions[i] is None), default=None)
-        if last is not None and _is_bare_name(texts[last]) and any(d is None for d in decisions[:last]):
+        if last is not None and is_bare_name(texts[last]) and any(d is None for d in decisions[:last]):
             decisions[last] = _Decision("byline")
             out.byline, out.byline_position = texts[last], last
 
@@ -332,5 +338,5 @@ def clean_columns(
     return out
 
 
-def _is_bare_name(text: str) -> bool:
+def is_bare_name(text: str) -> bool:
     return bool(NAME_ONLY.match(text)) and not any(w.casefold() in NAME_STOPWORDS for w in text.split())

@@ -412,3 +412,346 @@ def precompile() -> None:
     )
     byte_counts(np.frombuffer(b"ab c", dtype=np.uint8).copy(), np.array([0, 4], dtype=np.int64), np.zeros(256, dtype=np.uint8))
     fold_shingles(u32.astype(np.uint64), np.array([2, 1], dtype=np.int64), 5, np.uint64(3))
+    text = np.frombuffer(b"ab c", dtype=np.uint8).copy()
+    one = np.array([0, 4], dtype=np.int64)
+    yes, count = np.ones(1, dtype=np.bool_), np.ones(1, dtype=np.int64)
+    clean_decisions(
+        np.zeros(1, dtype=np.int64), count, text, one, yes, text, one, count, count, text, one, count,
+        np.zeros(1, dtype=np.int8), yes, yes, count, yes, count, 60, 3, 8, 30, 0.8,
+    )  # fmt: skip
+
+
+# The in-document cleaner's decisions, per block (transforms.clean.clean_columns is the definition;
+# transforms.tables.clean_documents applies this loop to a whole partition and builds the rows).
+UNDECIDED, ACT_TITLE, ACT_CAPTION, ACT_CREDIT, ACT_BYLINE = -1, 1, 2, 3, 4
+ACT_TITLE_REPEAT, ACT_RULE, ACT_BYLINE_REPEAT, ACT_CAPTION_REPEAT, ACT_BLOCK_REPEAT, ACT_SITE_CHROME, ACT_BEFORE_TITLE = (
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
+)
+HIT_NONE, HIT_REMOVE, HIT_CREDIT, HIT_BYLINE = 0, 1, 2, 3
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _same_bytes(data: npt.NDArray[np.uint8], a: int, b: int, n: int) -> bool:
+    for k in range(n):  # noqa: SIM110  (a loop numba compiles; all() over a generator it does not)
+        if data[a + k] != data[b + k]:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _wraps_key(
+    data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], chars: npt.NDArray[np.int64], words: npt.NDArray[np.int64], w: int, k: int
+) -> bool:
+    """clean._wraps(key of w, key of k) on the keys' UTF-8 bytes: key k plus a site name before or after it is key w."""
+    if chars[k] >= chars[w] or words[k] < 2 or chars[k] < 0.3 * chars[w]:
+        return False
+    kb, kn = offsets[k], offsets[k + 1] - offsets[k]
+    wb, wn = offsets[w], offsets[w + 1] - offsets[w]
+    if wn < kn + 1:
+        return False
+    if data[wb + kn] == 0x20 and _same_bytes(data, wb, kb, kn):
+        return True
+    return data[wb + wn - kn - 1] == 0x20 and _same_bytes(data, wb + wn - kn, kb, kn)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _same_key(
+    data_a: npt.NDArray[np.uint8],
+    offsets_a: npt.NDArray[np.int64],
+    a: int,
+    data_b: npt.NDArray[np.uint8],
+    offsets_b: npt.NDArray[np.int64],
+    b: int,
+) -> bool:
+    n = offsets_a[a + 1] - offsets_a[a]
+    if offsets_b[b + 1] - offsets_b[b] != n:
+        return False
+    start_a, start_b = offsets_a[a], offsets_b[b]
+    for k in range(n):  # noqa: SIM110  (as in _same_bytes)
+        if data_a[start_a + k] != data_b[start_b + k]:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _key_order(data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], a: int, b: int) -> int:
+    """-1, 0 or 1 as text a sorts before, with or after text b: UTF-8 bytes order as the code points do."""
+    na, nb = offsets[a + 1] - offsets[a], offsets[b + 1] - offsets[b]
+    for k in range(min(na, nb)):
+        x, y = data[offsets[a] + k], data[offsets[b] + k]
+        if x != y:
+            return -1 if x < y else 1
+    return -1 if na < nb else (1 if na > nb else 0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _sorted_by_key(items: npt.NDArray[np.int64], data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """`items` (text indices) stably sorted by their texts: a bottom-up merge sort."""
+    n = items.shape[0]
+    src = items.copy()
+    dst = np.empty_like(src)
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid, hi = min(lo + width, n), min(lo + 2 * width, n)
+            i, j, k = lo, mid, lo
+            while i < mid and j < hi:
+                if _key_order(data, offsets, src[j], src[i]) < 0:
+                    dst[k] = src[j]
+                    j += 1
+                else:
+                    dst[k] = src[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                dst[k] = src[i]
+                i += 1
+                k += 1
+            while j < hi:
+                dst[k] = src[j]
+                j += 1
+                k += 1
+        src, dst = dst, src
+        width *= 2
+    return src
+
+
+@numba.njit(cache=True, nogil=True)
+def _root(parent: npt.NDArray[np.int64], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@numba.njit(cache=True, nogil=True)
+def _union(parent: npt.NDArray[np.int64], i: int, j: int) -> None:
+    ri, rj = _root(parent, i), _root(parent, j)
+    if ri != rj:
+        parent[max(ri, rj)] = min(ri, rj)
+
+
+@numba.njit(cache=True, nogil=True)
+def _repeat_groups(
+    s: int,
+    e: int,
+    data: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+    chars: npt.NDArray[np.int64],
+    near_min_chars: int,
+    near_min_ratio: float,
+) -> npt.NDArray[np.int64]:
+    """repeats.repeat_groups of blocks s..e-1 (local indices), from their caption keys' UTF-8 bytes and lengths."""
+    n = e - s
+    parent = np.arange(n)
+    nonempty = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(s, e):
+        if offsets[i + 1] > offsets[i]:
+            nonempty[m] = i
+            m += 1
+    order = _sorted_by_key(nonempty[:m], data, offsets)
+    distinct = np.empty(m, dtype=np.int64)  # the first block of each distinct key, in key order
+    k = 0
+    for i in order:
+        if k and _same_key(data, offsets, distinct[k - 1], data, offsets, i):
+            _union(parent, distinct[k - 1] - s, i - s)
+        else:
+            distinct[k] = i
+            k += 1
+    for a in range(k):
+        short = distinct[a]
+        if chars[short] < near_min_chars:
+            continue
+        sb, sn = offsets[short], offsets[short + 1] - offsets[short]
+        for b in range(a + 1, k):
+            long = distinct[b]
+            if offsets[long + 1] - offsets[long] < sn or not _same_bytes(data, offsets[long], sb, sn):
+                break
+            if chars[short] >= near_min_ratio * chars[long]:
+                _union(parent, short - s, long - s)
+    out = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        out[i] = _root(parent, i)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def clean_decisions(
+    starts: npt.NDArray[np.int64],
+    stops: npt.NDArray[np.int64],
+    given_data: npt.NDArray[np.uint8],
+    given_offsets: npt.NDArray[np.int64],
+    has_given: npt.NDArray[np.bool_],
+    key_data: npt.NDArray[np.uint8],
+    key_offsets: npt.NDArray[np.int64],
+    key_chars: npt.NDArray[np.int64],
+    key_words: npt.NDArray[np.int64],
+    caption_data: npt.NDArray[np.uint8],
+    caption_offsets: npt.NDArray[np.int64],
+    caption_chars: npt.NDArray[np.int64],
+    hit_role: npt.NDArray[np.int8],
+    in_chrome: npt.NDArray[np.bool_],
+    title_like: npt.NDArray[np.bool_],
+    word_counts: npt.NDArray[np.int64],
+    has_tail: npt.NDArray[np.bool_],
+    text_chars: npt.NDArray[np.int64],
+    search_blocks: int,
+    title_min_words: int,
+    before_title_max_words: int,
+    near_min_chars: int,
+    near_min_ratio: float,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """`clean.clean_columns`' decisions up to its closing bare-name byline, for documents of blocks starts[d]..stops[d]-1.
+
+    Keys (repeat keys, caption keys, given titles' keys) are UTF-8 bytes with offsets. Per block: the
+    action (UNDECIDED, ACT_*) and the block a repeat refers to (the caption kept, the fullest copy,
+    the first byline), else -1. Per document: the title block and the byline block (-1 for none),
+    and the last undecided block when another undecided block comes before it (-1 otherwise).
+    """
+    total = key_offsets.shape[0] - 1
+    action = np.full(total, UNDECIDED, dtype=np.int8)
+    ref = np.full(total, -1, dtype=np.int64)
+    docs = starts.shape[0]
+    title_at = np.full(docs, -1, dtype=np.int64)
+    byline_at = np.full(docs, -1, dtype=np.int64)
+    last_open = np.full(docs, -1, dtype=np.int64)
+    seen = np.empty(max(search_blocks, 1), dtype=np.int64)
+    for d in range(docs):
+        s, e = starts[d], stops[d]
+        n = e - s
+        if n == 0:
+            continue
+        groups = _repeat_groups(s, e, caption_data, caption_offsets, caption_chars, near_min_chars, near_min_ratio)
+        # The title and its copies: blocks whose key is that of the given title, or of copy_a or copy_b.
+        title = -1
+        copy_a = -1
+        copy_b = -1
+        if has_given[d]:
+            for i in range(s, e):
+                if _same_key(key_data, key_offsets, i, given_data, given_offsets, d):
+                    action[i] = ACT_TITLE_REPEAT
+        else:
+            found = False
+            m = 0
+            for i in range(s, min(e, s + search_blocks)):
+                if hit_role[i] != HIT_NONE or in_chrome[i] or not title_like[i]:
+                    continue
+                for x in range(m):
+                    if _same_key(key_data, key_offsets, seen[x], key_data, key_offsets, i):
+                        title = seen[x]
+                        copy_a = title
+                        found = True
+                        break
+                if found:
+                    break
+                seen[m] = i
+                m += 1
+                for x in range(m):
+                    w = seen[x]
+                    if w != i and _wraps_key(key_data, key_offsets, key_chars, key_words, w, i):
+                        title = i
+                        copy_a = i
+                        copy_b = w
+                        found = True
+                        break
+                if found:
+                    break
+            if not found and m:
+                title = seen[0]
+                for x in range(m):
+                    if key_words[seen[x]] >= title_min_words:
+                        title = seen[x]
+                        break
+            if title >= 0:
+                title_at[d] = title
+                for i in range(s, e):
+                    if i == title:
+                        action[i] = ACT_TITLE
+                    elif (copy_a >= 0 and _same_key(key_data, key_offsets, i, key_data, key_offsets, copy_a)) or (
+                        copy_b >= 0 and _same_key(key_data, key_offsets, i, key_data, key_offsets, copy_b)
+                    ):
+                        action[i] = ACT_TITLE_REPEAT
+        # News-chrome rules.
+        for i in range(s, e):
+            if action[i] != UNDECIDED or hit_role[i] == HIT_NONE:
+                continue
+            if hit_role[i] == HIT_CREDIT:
+                action[i] = ACT_CREDIT
+            elif hit_role[i] == HIT_BYLINE and byline_at[d] < 0:
+                action[i] = ACT_BYLINE
+                byline_at[d] = i
+            elif hit_role[i] == HIT_BYLINE:
+                action[i] = ACT_BYLINE_REPEAT
+                ref[i] = byline_at[d]
+            else:
+                action[i] = ACT_RULE
+        # Copies among the blocks still open: each group's open members chained in block order.
+        head = np.full(n, -1, dtype=np.int64)
+        tail = np.full(n, -1, dtype=np.int64)
+        chained = np.full(n, -1, dtype=np.int64)
+        size = np.zeros(n, dtype=np.int64)
+        for i in range(n):
+            if action[s + i] != UNDECIDED:
+                continue
+            g = groups[i]
+            if size[g] == 0:
+                head[g] = i
+            else:
+                chained[tail[g]] = i
+            tail[g] = i
+            size[g] += 1
+        for g in range(n):
+            if size[g] < 2:
+                continue
+            caption = False
+            i = head[g]
+            while i >= 0:
+                if has_tail[s + i] or (i + 1 < n and hit_role[s + i + 1] == HIT_CREDIT):
+                    caption = True
+                i = chained[i]
+            if caption:
+                first = s + head[g]
+                action[first] = ACT_CAPTION
+                i = chained[head[g]]
+                while i >= 0:
+                    action[s + i] = ACT_CAPTION_REPEAT
+                    ref[s + i] = first
+                    i = chained[i]
+            else:
+                keep = head[g]  # the fullest copy, the first of those
+                i = chained[head[g]]
+                while i >= 0:
+                    if text_chars[s + i] > text_chars[s + keep]:
+                        keep = i
+                    i = chained[i]
+                i = head[g]
+                while i >= 0:
+                    if i != keep:
+                        action[s + i] = ACT_BLOCK_REPEAT
+                        ref[s + i] = s + keep
+                    i = chained[i]
+        # Site chrome, then short navigation before the title.
+        for i in range(s, e):
+            if action[i] == UNDECIDED and key_offsets[i + 1] > key_offsets[i] and in_chrome[i]:
+                action[i] = ACT_SITE_CHROME
+        if title >= 0 and before_title_max_words:
+            for i in range(s, title):
+                if action[i] == UNDECIDED and word_counts[i] <= before_title_max_words:
+                    action[i] = ACT_BEFORE_TITLE
+        if byline_at[d] < 0:
+            open_blocks = 0
+            last = -1
+            for i in range(s, e):
+                if action[i] == UNDECIDED:
+                    open_blocks += 1
+                    last = i
+            if open_blocks >= 2:
+                last_open[d] = last
+    return action, ref, title_at, byline_at, last_open

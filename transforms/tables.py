@@ -13,10 +13,24 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.bulk import Texts
-from transforms.clean import CleanConfig, block_facts, clean_columns
+from transforms.bulk import Texts, utf8_buffer
+from transforms.clean import (
+    REASON_BEFORE_TITLE,
+    REASON_BLOCK_REPEAT,
+    REASON_BYLINE_REPEAT,
+    REASON_CAPTION_REPEAT,
+    REASON_SITE_CHROME,
+    REASON_TITLE_REPEAT,
+    CleanConfig,
+    block_facts,
+    clean_columns,
+    is_bare_name,
+    rule_reason,
+)
 from transforms.content import REASON_CONTENT, STATE_KEPT, STATE_META, STATE_REMOVED, ContentModel, block_features, keep_decisions
-from transforms.schema import DOCUMENTS, PARAGRAPHS, REJECTED, REMOVED
+from transforms.repeats import repeat_key, split_credit_tail
+from transforms.rules import ROLE_BYLINE, ROLE_CREDIT
+from transforms.schema import DOCUMENTS, PARAGRAPHS, REJECTED, REMOVED, ROLE_BODY, ROLE_HEADING
 from transforms.sitechrome import SiteStats
 
 # Columns of the ingested-documents frame the stages read.
@@ -74,7 +88,211 @@ def run_starts(ids: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
 
 
 def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, config: CleanConfig) -> CleanedCorpus:
-    """Run the in-document cleaner over every document (`blocks` sorted by doc_id, position)."""
+    """Run the in-document cleaner over every document (`blocks` sorted by doc_id, position).
+
+    The same rows as `clean_documents_one_by_one`: the decisions of every document come from one
+    compiled loop (`kernels.clean_decisions`), and only the rows that carry text are built in Python.
+    """
+    from transforms import kernels as K
+
+    texts: list[str] = blocks["text"].tolist()
+    positions: list[int] = blocks["position"].tolist()
+    facts = block_facts(texts, config, blocks["key"].tolist(), blocks["n_words"].to_numpy())
+    doc_starts, doc_stops = _document_spans(docs, blocks)
+    absent = [None] * len(docs)
+    doc_ids, sources, titles, urls, published, raw_hashes, warnings = (
+        docs[c].tolist() if c in docs else absent for c in ("doc_id", "source", "title", "url", "published", "raw_hash", "warnings")
+    )
+    given = [t if isinstance(t, str) and t.strip() else None for t in titles]
+    keys = pa.array(facts.keys, pa.large_string())
+    key_data, key_offsets = utf8_buffer(keys)
+    key_chars = pc.utf8_length(keys).to_numpy().astype(np.int64)
+    given_data, given_offsets = utf8_buffer(pa.array(["" if t is None else repeat_key(t) for t in given], pa.large_string()))
+    caption_keys = pa.array(facts.caption_keys, pa.large_string())
+    caption_data, caption_offsets = utf8_buffer(caption_keys)
+    hit_role = np.zeros(len(texts), dtype=np.int8)
+    roles = {ROLE_CREDIT: K.HIT_CREDIT, ROLE_BYLINE: K.HIT_BYLINE}
+    for i, hit in enumerate(facts.hits):
+        if hit is not None:
+            hit_role[i] = roles.get(hit.rule.role, K.HIT_REMOVE)
+    in_chrome = np.zeros(len(texts), dtype=bool)
+    chrome_rows = [
+        i
+        for d, source in enumerate(sources)
+        if (chrome := stats.chrome.get(str(source)))
+        for i in range(doc_starts[d], doc_stops[d])
+        if facts.keys[i] in chrome
+    ]
+    in_chrome[chrome_rows] = True
+    action, ref, title_at, byline_at, last_open = K.clean_decisions(
+        doc_starts,
+        doc_stops,
+        given_data,
+        np.ascontiguousarray(given_offsets, dtype=np.int64),
+        np.array([t is not None for t in given], dtype=bool),
+        key_data,
+        np.ascontiguousarray(key_offsets, dtype=np.int64),
+        key_chars,
+        # A key is words joined by single spaces.
+        (pc.count_substring(keys, " ").to_numpy() + (key_chars > 0)).astype(np.int64),
+        caption_data,
+        np.ascontiguousarray(caption_offsets, dtype=np.int64),
+        pc.utf8_length(caption_keys).to_numpy().astype(np.int64),
+        hit_role,
+        in_chrome,
+        np.asarray(facts.title_like, dtype=bool),
+        np.asarray(facts.word_counts, dtype=np.int64),
+        np.asarray(facts.credit_tail, dtype=bool),
+        np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)),
+        config.repeats.title_search_blocks,
+        config.title_min_words,
+        config.before_title_max_words,
+        config.repeats.near_min_chars,
+        config.repeats.near_min_ratio,
+    )
+    # A closing bare name is the byline, if the document has none yet.
+    for d in np.flatnonzero(last_open >= 0).tolist():
+        if is_bare_name(texts[last_open[d]]):
+            action[last_open[d]] = K.ACT_BYLINE
+            byline_at[d] = last_open[d]
+    # The blocks in document order, each with its document.
+    lengths = doc_stops - doc_starts
+    rows = np.repeat(doc_starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+    doc_of = np.repeat(np.arange(len(docs)), lengths)
+    kept = action[rows] == K.UNDECIDED
+    kept_at = rows[kept]
+    heading = np.asarray(facts.heading_like, dtype=bool)[kept_at]
+    title = [given[d] if given[d] is not None else (texts[at] if at >= 0 else None) for d, at in enumerate(title_at.tolist())]
+    removing = action[rows] >= K.ACT_TITLE_REPEAT
+    removed_at, removed_doc = rows[removing], doc_of[removing]
+    reasons = {
+        K.ACT_TITLE_REPEAT: REASON_TITLE_REPEAT,
+        K.ACT_BYLINE_REPEAT: REASON_BYLINE_REPEAT,
+        K.ACT_CAPTION_REPEAT: REASON_CAPTION_REPEAT,
+        K.ACT_BLOCK_REPEAT: REASON_BLOCK_REPEAT,
+        K.ACT_SITE_CHROME: REASON_SITE_CHROME,
+        K.ACT_BEFORE_TITLE: REASON_BEFORE_TITLE,
+    }
+    removed_actions = action[removed_at]
+    removed_reasons = [reasons.get(a, "") for a in removed_actions.tolist()]
+    removed_matched: list[str | None] = [None] * len(removed_at)
+    # What a removal matched: site chrome and navigation before the title name nothing.
+    naming = np.flatnonzero(removed_actions < K.ACT_SITE_CHROME)
+    at = removed_at[naming]
+    for k, i, a, d, r in zip(*(v.tolist() for v in (naming, at, removed_actions[naming], removed_doc[naming], ref[at])), strict=True):
+        if a == K.ACT_TITLE_REPEAT:
+            removed_matched[k] = title[d]
+        elif a == K.ACT_RULE:
+            hit = facts.hits[i]
+            assert hit is not None
+            removed_reasons[k], removed_matched[k] = rule_reason(hit.rule.name), hit.matched
+        elif a == K.ACT_BYLINE_REPEAT:
+            removed_matched[k] = texts[r]
+        elif a == K.ACT_CAPTION_REPEAT:
+            removed_matched[k] = f"caption at line {positions[r]}"
+        else:
+            removed_matched[k] = f"copy of line {positions[r]}"
+    captions: list[list[str]] = [[] for _ in range(len(docs))]
+    caption_positions: list[list[int]] = [[] for _ in range(len(docs))]
+    credits: list[list[str]] = [[] for _ in range(len(docs))]
+    credit_positions: list[list[int]] = [[] for _ in range(len(docs))]
+    metadata = (action[rows] == K.ACT_CAPTION) | (action[rows] == K.ACT_CREDIT)
+    for d in np.unique(doc_of[metadata]).tolist():
+        start, stop = int(doc_starts[d]), int(doc_stops[d])
+        _caption_metadata(
+            start,
+            action[start:stop].tolist(),
+            ref[start:stop].tolist(),
+            texts,
+            positions,
+            (captions[d], caption_positions[d], credits[d], credit_positions[d]),
+        )
+    bodies = _joined_per_document(blocks["text"], kept_at, np.bincount(doc_of[kept], minlength=len(docs)))
+    # Columns built as lists, each read by pandas as it reads that column of rows.
+    columns = {
+        "doc_id": [str(d) for d in doc_ids],
+        "source": [str(s) for s in sources],
+        "url": urls,
+        "published": published,
+        "title": title,
+        "title_position": [None if given[d] is not None or at < 0 else positions[at] for d, at in enumerate(title_at.tolist())],
+        "byline": [texts[i] if i >= 0 else None for i in byline_at.tolist()],
+        "byline_position": [positions[i] if i >= 0 else None for i in byline_at.tolist()],
+        "captions": captions,
+        "caption_positions": caption_positions,
+        "credits": credits,
+        "credit_positions": credit_positions,
+        "text": bodies,
+        "paragraph_count": np.bincount(doc_of[kept], minlength=len(docs)).tolist(),
+        "block_count": lengths.tolist(),
+        "content_hash": [content_hash(b) for b in bodies],
+        "raw_hash": raw_hashes,
+        "warnings": [[] if w is None else list(w) for w in warnings],
+    }
+    documents = pd.DataFrame({name: pd.Series(columns[name], dtype=object).infer_objects() for name in _DOC_META_COLUMNS})
+    paragraphs = _rows_of(blocks, kept_at.tolist(), {"role": np.where(heading, ROLE_HEADING, ROLE_BODY).tolist()})
+    removed = _rows_of(blocks, removed_at.tolist(), {"reason": removed_reasons, "matched": removed_matched})
+    return CleanedCorpus(documents, paragraphs, removed)
+
+
+def _document_spans(docs: pd.DataFrame, blocks: pd.DataFrame) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Each document's rows of `blocks` (sorted by doc_id), as start and stop; 0, 0 for a document without blocks."""
+    block_doc_ids = blocks["doc_id"].to_numpy()
+    starts = run_starts(block_doc_ids)
+    stops = np.append(starts[1:], len(blocks)).astype(np.int64)
+    runs = pd.Index(block_doc_ids[starts])
+    if not runs.is_unique:
+        raise ValueError("blocks must be sorted by doc_id")
+    at = runs.get_indexer(docs["doc_id"].astype(str)) if "doc_id" in docs else np.zeros(0, dtype=np.int64)
+    # -1 (no blocks) picks the appended empty span.
+    return np.append(starts, 0)[at].astype(np.int64), np.append(stops, 0)[at].astype(np.int64)
+
+
+def _caption_metadata(
+    start: int,
+    actions: list[int],
+    refs: list[int],
+    texts: Sequence[str],
+    positions: Sequence[int],
+    out: tuple[list[str], list[int], list[str], list[int]],
+) -> None:
+    """One document's captions, caption positions, credits and credit positions (`out`), as `clean_columns` lists them.
+
+    The document's blocks start at row `start`; `actions` and `refs` are theirs from `kernels.clean_decisions`.
+    """
+    from transforms.kernels import ACT_CAPTION, ACT_CAPTION_REPEAT, ACT_CREDIT
+
+    captions, caption_positions, credits, credit_positions = out
+    # Each caption's credits first (the tails of its copies, in block order), then the blocks in order.
+    heads = [start + k for k, a in enumerate(actions) if a == ACT_CAPTION]
+    for head in heads:
+        copies = [head, *(start + k for k, a in enumerate(actions) if a == ACT_CAPTION_REPEAT and refs[k] == head)]
+        tails = [split_credit_tail(texts[i])[1] for i in copies]
+        credits.extend(t for t in dict.fromkeys(tails) if t)
+    for k, a in enumerate(actions):
+        i = start + k
+        if a == ACT_CAPTION:
+            caption, tail = split_credit_tail(texts[i])
+            captions.append(caption)
+            caption_positions.append(positions[i])
+            if tail and tail not in credits:
+                credits.append(tail)
+        elif a == ACT_CREDIT:
+            credits.append(texts[i])
+            credit_positions.append(positions[i])
+
+
+def _joined_per_document(texts: pd.Series, rows: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> list[str]:
+    """The texts at `rows` joined by blank lines, `counts[d]` of them (in order) for each document d."""
+    offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    values = pa.array(texts.take(rows).tolist() if len(rows) else [], pa.large_string())
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), values)
+    joined: list[str] = pc.binary_join(lists, pa.scalar("\n\n", pa.large_string())).to_pylist()
+    return joined
+
+
+def clean_documents_one_by_one(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, config: CleanConfig) -> CleanedCorpus:
+    """`clean_documents` document by document with `clean_columns`: the definition the compiled path must agree with."""
     doc_rows: list[tuple[object, ...]] = []
     # Kept and removed blocks as row numbers of `blocks`: their ids and texts are taken from it in one go.
     kept_at: list[int] = []

@@ -11,10 +11,13 @@ from hypothesis import strategies as st
 
 from transforms import kernels
 from transforms.bulk import Texts
+from transforms.clean import CleanConfig
 from transforms.content import block_features
 from transforms.kernels import best_spans, min_permuted, shared_key_pairs, split_words
 from transforms.minhash import MinHashConfig, permutations, shingle_hashes, signatures
 from transforms.neardup import NearDupConfig, candidate_pairs, exact_jaccard
+from transforms.sitechrome import SiteStats
+from transforms.tables import blocks_table, clean_documents
 
 
 @settings(max_examples=40, deadline=None)
@@ -125,6 +128,7 @@ def test_precompile_covers_the_argument_types_a_run_uses() -> None:
         kernels.siphash24,
         kernels.join_words,
         kernels.fold_shingles,
+        kernels.clean_decisions,
     ]
     kernels.precompile()
     compiled = [len(loop.signatures) for loop in loops]
@@ -143,4 +147,6 @@ def test_precompile_covers_the_argument_types_a_run_uses() -> None:
     assert bulk.words_joined()[1] == texts[1]
     page = pd.DataFrame({"doc_id": "d", "source": "s", "position": range(4), "text": texts, "key": texts})
     assert block_features(page, np.zeros(4, dtype=np.int64), {"d": 0}, {"d": texts[0]}, NO_LINES, {"s": 1})["title_sim"].iloc[0] == 1.0
+    docs = pd.DataFrame({"doc_id": ["s/a", "s/b"], "source": "s", "title": [None, "Given"], "text": ["Ferry Resumes\n" + texts[0], ""]})
+    assert clean_documents(docs, blocks_table(docs), SiteStats(), CleanConfig()).paragraphs["text"].tolist() == texts[:1]
     assert [len(loop.signatures) for loop in loops] == compiled

@@ -61,6 +61,14 @@ SPACE = 0x20
 WORD_BYTES = np.array([ord(chr(c).lower()) if c < 0x80 and (chr(c).isalnum() or c == 0x5F) else SPACE for c in range(256)], dtype=np.uint8)
 
 
+def large_strings(values: Any) -> pa.LargeStringArray:
+    """A column (pandas Series of strings, list, Arrow array) as one Arrow large-string array; an Arrow column is not copied to Python."""
+    array = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values, pa.large_string())
+    if isinstance(array, pa.ChunkedArray):  # what pyarrow makes of some pandas columns, in chunks of any string type
+        return pa.chunked_array([c.cast(pa.large_string()) for c in array.chunks], pa.large_string()).combine_chunks()
+    return array.cast(pa.large_string())
+
+
 def utf8_buffer(array: pa.Array) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
     """A string array's UTF-8 bytes, concatenated, and each text's byte offset into them (n + 1 offsets)."""
     arr = array.cast(pa.large_string()).fill_null("")
@@ -94,8 +102,8 @@ class Texts:
     python_rows: npt.NDArray[np.int64]
 
     @classmethod
-    def of(cls, texts: Sequence[str]) -> Texts:
-        array = pa.array(texts, pa.large_string())
+    def of(cls, texts: Sequence[str] | pa.Array) -> Texts:
+        array = texts.cast(pa.large_string()) if isinstance(texts, pa.Array) else pa.array(texts, pa.large_string())
         not_plain = pc.match_substring_regex(array, NOT_PLAIN).to_numpy(zero_copy_only=False)
         return cls(array, np.flatnonzero(not_plain))
 

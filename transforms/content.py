@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.bulk import Texts
+from transforms.bulk import Texts, large_strings
 from transforms.minhash import words_of
 
 STATE_KEPT, STATE_REMOVED, STATE_META = 0, 1, 2
@@ -215,8 +215,8 @@ def block_features(
     site_sizes: Mapping[str, int],
 ) -> pd.DataFrame:
     """Stage-1 features for every block; `blocks` is sorted by doc_id, position (doc_id, source, position, text, key)."""
-    texts = blocks["text"].tolist()
-    bulk = Texts.of(texts)
+    # The columns as Arrow arrays, not lists of Python strings: every pass below runs on their buffers.
+    bulk = Texts.of(large_strings(blocks["text"]))
     words = words_of(bulk.array)
     # Columns as arrays, made one float64 matrix at the end: the model reads that matrix as it is.
     feats: dict[str, npt.NDArray[Any]] = _text_features(bulk, words)
@@ -239,16 +239,19 @@ def block_features(
     words_total = csum[page_end + 1] - csum[page_start]
     feats["word_share"] = nw / np.maximum(words_total, 1)
     feats["words_before"] = (csum[np.arange(len(page))] - csum[page_start]) / np.maximum(words_total, 1)
-    keys = blocks["key"].tolist()
-    sources = blocks["source"].tolist()
+    keys = large_strings(blocks["key"])
+    sources = large_strings(blocks["source"])
     # In how many pages of its site each block's line occurs (site_lines: source, key, documents; unique keys).
-    found = blocks[["source", "key"]].merge(site_lines[["source", "key", "documents"]], on=["source", "key"], how="left", sort=False)
-    docs_of_line = found["documents"].fillna(0).to_numpy(dtype=np.float64)
-    feats["site_docs"] = np.where(blocks["source"].to_numpy(dtype=object) != "", docs_of_line, 0.0)
-    site_n = np.array([site_sizes.get(s, 0) if s else 0 for s in sources], dtype=np.float64)
+    found = pc.index_in(_source_and_key(sources, keys), value_set=_source_and_key(site_lines["source"], site_lines["key"]))
+    line_documents = np.append(site_lines["documents"].to_numpy(dtype=np.float64), 0.0)  # the last: no such line
+    docs_of_line = line_documents[found.fill_null(len(site_lines)).to_numpy()]
+    feats["site_docs"] = np.where(pc.not_equal(sources, "").to_numpy(zero_copy_only=False), docs_of_line, 0.0)
+    source_codes = sources.dictionary_encode()
+    sizes = [site_sizes.get(s, 0) if s else 0 for s in source_codes.dictionary.to_pylist()]
+    site_n = np.asarray(sizes, dtype=np.float64)[source_codes.indices.to_numpy()]
     feats["site_frac"] = np.where(site_n > 1, feats["site_docs"] / np.maximum(site_n, 1), 0.0)
     feats["site_size"] = np.log1p(site_n)
-    key_codes = pd.factorize(np.asarray(keys, dtype=object))[0].astype(np.int64)
+    key_codes = keys.dictionary_encode().indices.to_numpy().astype(np.int64)
     _, inverse, counts = np.unique(
         page.astype(np.int64) * (int(key_codes.max(initial=0)) + 1) + key_codes, return_inverse=True, return_counts=True
     )
@@ -300,6 +303,11 @@ def block_features(
     for column, values in enumerate(feats.values()):
         matrix[:, column] = values
     return pd.DataFrame(matrix, columns=list(feats), index=blocks.index, copy=False)
+
+
+def _source_and_key(sources: Any, keys: Any) -> pa.Array:
+    """One string per (source, key): a key holds words and spaces only, so its last NUL tells the two apart."""
+    return pc.binary_join_element_wise(large_strings(sources), large_strings(keys), pa.scalar("\x00", pa.large_string()))
 
 
 def window_mean(

@@ -6,6 +6,7 @@ import re
 import sys
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transforms import content
-from transforms.bulk import NOT_PLAIN, NOT_PLAIN_WORDS, Texts
+from transforms.bulk import NOT_PLAIN, NOT_PLAIN_WORDS, Texts, large_strings
 from transforms.clean import CleanConfig, _facts_of_one, block_facts
 from transforms.repeats import HEADLINE_END, LETTER, repeat_key
 from transforms.rules import CREDIT_TAIL, DEFAULT_RULES, RuleSet
@@ -159,3 +160,25 @@ def test_rule_matches_equal_one_by_one(texts: list[str]) -> None:
 def test_block_facts_equal_one_by_one(texts: list[str]) -> None:
     config = CleanConfig()
     assert block_facts(texts, config) == _facts_of_one(texts, config)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["a", "", "ü"],
+        pd.Series(["a", "", "ü"]),
+        pd.Series(["a", "", "ü"], dtype=object),
+        pd.concat([pd.Series(["a"]), pd.Series(["", "ü"])], ignore_index=True),
+        pa.chunked_array([pa.array(["a"]), pa.array(["", "ü"])]),
+    ],
+)
+def test_large_strings_of_any_column(values: object) -> None:
+    out = large_strings(values)
+    assert isinstance(out, pa.LargeStringArray)
+    assert out.to_pylist() == ["a", "", "ü"]
+
+
+def test_large_strings_of_an_empty_column_of_no_type() -> None:
+    # pandas gives an empty column float64, and pyarrow makes it a chunked array of another string type.
+    out = large_strings(pd.DataFrame({"key": []})["key"])
+    assert isinstance(out, pa.LargeStringArray) and len(out) == 0

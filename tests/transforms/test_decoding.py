@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import codecs
+import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from transforms.decoding import Decoded, Unreadable, decode_bytes
 
@@ -64,3 +67,18 @@ def test_escape_bytes_over_one_percent_are_binary() -> None:
     assert isinstance(out, Unreadable)
     assert out.reason == "binary"
     assert isinstance(decode_bytes(b"x" * 99 + b"\x1b"), Decoded)  # exactly 1% is not over it
+
+
+# Characters of both of the hint's classes, their neighbours, and others.
+hint_text = st.text(
+    alphabet=st.sampled_from([*"\u00c1\u00c2\u00c3\u00e9\u00f4\u00f5\u0080\u00bf\u00c0\u0152\u20ac\u2122\u2019aZ é—"]), max_size=12
+)
+
+
+@given(text=hint_text)
+def test_the_utf8_byte_check_never_hides_a_mojibake_hint(text: str) -> None:
+    from transforms.decoding import _MOJIBAKE_HINT, _MOJIBAKE_LEAD_UTF8
+
+    if _MOJIBAKE_HINT.search(text):
+        assert _MOJIBAKE_LEAD_UTF8.search(text.encode("utf-8"))
+    assert bool(_MOJIBAKE_LEAD_UTF8.search(text.encode("utf-8"))) == bool(re.search("[\u00c2-\u00f4]", text))

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.bulk import Texts, utf8_buffer
+from transforms.bulk import Texts, large_strings, utf8_buffer
 from transforms.clean import (
     REASON_BEFORE_TITLE,
     REASON_BLOCK_REPEAT,
@@ -40,7 +40,7 @@ INPUT_COLUMNS = ("doc_id", "source", "input_path", "url", "published", "title", 
 def blocks_table(docs: pd.DataFrame) -> pd.DataFrame:
     """One row per block (`split_blocks` of each text): doc_id, source, position, text, key (repeat key), n_words."""
     # Split in Arrow: a Python loop over half a million lines costs more than the rest of the stage.
-    lines = pc.split_pattern(pa.array(docs["text"].to_numpy(dtype=object), type=pa.large_string()), "\n")
+    lines = pc.split_pattern(large_strings(docs["text"]), "\n")
     flat = pc.list_flatten(lines)
     parent = pc.list_parent_indices(lines).to_numpy()
     starts = lines.offsets.to_numpy()[:-1]
@@ -48,14 +48,14 @@ def blocks_table(docs: pd.DataFrame) -> pd.DataFrame:
     nonempty = pc.greater(pc.binary_length(flat), 0)
     table = pa.table(
         {
-            "doc_id": pa.array(docs["doc_id"].to_numpy(dtype=object), type=pa.string()).take(parent),
-            "source": pa.array(docs["source"].to_numpy(dtype=object), type=pa.string()).take(parent),
+            "doc_id": large_strings(docs["doc_id"]).cast(pa.string()).take(parent),
+            "source": large_strings(docs["source"]).cast(pa.string()).take(parent),
             "position": pa.array(position.astype(np.int32)),
             "text": flat.cast(pa.string()),
         }
     ).filter(nonempty)
     out: pd.DataFrame = table.to_pandas().sort_values(["doc_id", "position"], kind="stable").reset_index(drop=True)
-    texts = Texts.of(out["text"].tolist())
+    texts = Texts.of(large_strings(out["text"]))
     out["key"] = texts.words_joined()  # repeat_key
     out["n_words"] = texts.token_counts()  # len(text.split())
     return out

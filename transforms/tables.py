@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from transforms.clean import (
     REASON_CAPTION_REPEAT,
     REASON_SITE_CHROME,
     REASON_TITLE_REPEAT,
+    BlockFacts,
     CleanConfig,
     block_facts,
     clean_columns,
@@ -104,6 +105,65 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, 
         docs[c].tolist() if c in docs else absent for c in ("doc_id", "source", "title", "url", "published", "raw_hash", "warnings")
     )
     given = [t if isinstance(t, str) and t.strip() else None for t in titles]
+    chrome = [stats.chrome.get(str(source), frozenset()) for source in sources]
+    action, ref, title_at, byline_at = _decisions(texts, facts, given, chrome, doc_starts, doc_stops, config)
+    # The blocks in document order, each with its document.
+    lengths = doc_stops - doc_starts
+    rows = np.repeat(doc_starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+    doc_of = np.repeat(np.arange(len(docs)), lengths)
+    kept = action[rows] == K.UNDECIDED
+    kept_at = rows[kept]
+    title = [given[d] if given[d] is not None else (texts[at] if at >= 0 else None) for d, at in enumerate(title_at.tolist())]
+    removing = action[rows] >= K.ACT_TITLE_REPEAT
+    removed_at = rows[removing]
+    removed_reasons, removed_matched = _removal_reasons(
+        action, ref, removed_at, [title[d] for d in doc_of[removing].tolist()], facts, texts, positions
+    )
+    captions, caption_positions, credits, credit_positions = _captions_and_credits(
+        action, ref, doc_of, rows, doc_starts, doc_stops, texts, positions
+    )
+    bodies = _joined_per_document(blocks["text"], kept_at, np.bincount(doc_of[kept], minlength=len(docs)))
+    # Columns built as lists, each read by pandas as it reads that column of rows.
+    columns = {
+        "doc_id": [str(d) for d in doc_ids],
+        "source": [str(s) for s in sources],
+        "url": urls,
+        "published": published,
+        "title": title,
+        "title_position": [None if given[d] is not None or at < 0 else positions[at] for d, at in enumerate(title_at.tolist())],
+        "byline": [texts[i] if i >= 0 else None for i in byline_at.tolist()],
+        "byline_position": [positions[i] if i >= 0 else None for i in byline_at.tolist()],
+        "captions": captions,
+        "caption_positions": caption_positions,
+        "credits": credits,
+        "credit_positions": credit_positions,
+        "text": bodies,
+        "paragraph_count": np.bincount(doc_of[kept], minlength=len(docs)).tolist(),
+        "block_count": lengths.tolist(),
+        "content_hash": [content_hash(b) for b in bodies],
+        "raw_hash": raw_hashes,
+        "warnings": [[] if w is None else list(w) for w in warnings],
+    }
+    documents = pd.DataFrame({name: pd.Series(columns[name], dtype=object).infer_objects() for name in _DOC_META_COLUMNS})
+    heading = np.asarray(facts.heading_like, dtype=bool)[kept_at]
+    paragraphs = _rows_of(blocks, kept_at.tolist(), {"role": np.where(heading, ROLE_HEADING, ROLE_BODY).tolist()})
+    removed = _rows_of(blocks, removed_at.tolist(), {"reason": removed_reasons, "matched": removed_matched})
+    return CleanedCorpus(documents, paragraphs, removed)
+
+
+def _decisions(
+    texts: Sequence[str],
+    facts: BlockFacts,
+    given: Sequence[str | None],
+    chrome: Sequence[Collection[str]],
+    doc_starts: npt.NDArray[np.int64],
+    doc_stops: npt.NDArray[np.int64],
+    config: CleanConfig,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """`kernels.clean_decisions` of every document, closing bare-name bylines included: per block the
+    action and the block it refers to; per document the title block and the byline block (-1: none)."""
+    from transforms import kernels as K
+
     keys = pa.array(facts.keys, pa.large_string())
     key_data, key_offsets = utf8_buffer(keys)
     key_chars = pc.utf8_length(keys).to_numpy().astype(np.int64)
@@ -116,14 +176,7 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, 
         if hit is not None:
             hit_role[i] = roles.get(hit.rule.role, K.HIT_REMOVE)
     in_chrome = np.zeros(len(texts), dtype=bool)
-    chrome_rows = [
-        i
-        for d, source in enumerate(sources)
-        if (chrome := stats.chrome.get(str(source)))
-        for i in range(doc_starts[d], doc_stops[d])
-        if facts.keys[i] in chrome
-    ]
-    in_chrome[chrome_rows] = True
+    in_chrome[[i for d, lines in enumerate(chrome) if lines for i in range(doc_starts[d], doc_stops[d]) if facts.keys[i] in lines]] = True
     action, ref, title_at, byline_at, last_open = K.clean_decisions(
         doc_starts,
         doc_stops,
@@ -155,16 +208,21 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, 
         if is_bare_name(texts[last_open[d]]):
             action[last_open[d]] = K.ACT_BYLINE
             byline_at[d] = last_open[d]
-    # The blocks in document order, each with its document.
-    lengths = doc_stops - doc_starts
-    rows = np.repeat(doc_starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
-    doc_of = np.repeat(np.arange(len(docs)), lengths)
-    kept = action[rows] == K.UNDECIDED
-    kept_at = rows[kept]
-    heading = np.asarray(facts.heading_like, dtype=bool)[kept_at]
-    title = [given[d] if given[d] is not None else (texts[at] if at >= 0 else None) for d, at in enumerate(title_at.tolist())]
-    removing = action[rows] >= K.ACT_TITLE_REPEAT
-    removed_at, removed_doc = rows[removing], doc_of[removing]
+    return action, ref, title_at, byline_at
+
+
+def _removal_reasons(
+    action: npt.NDArray[np.int8],
+    ref: npt.NDArray[np.int64],
+    removed_at: npt.NDArray[np.int64],
+    titles: Sequence[str | None],
+    facts: BlockFacts,
+    texts: Sequence[str],
+    positions: Sequence[int],
+) -> tuple[list[str], list[str | None]]:
+    """The reason and the matched text of each removed block (`titles`: the title of each one's document)."""
+    from transforms import kernels as K
+
     reasons = {
         K.ACT_TITLE_REPEAT: REASON_TITLE_REPEAT,
         K.ACT_BYLINE_REPEAT: REASON_BYLINE_REPEAT,
@@ -173,66 +231,52 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, 
         K.ACT_SITE_CHROME: REASON_SITE_CHROME,
         K.ACT_BEFORE_TITLE: REASON_BEFORE_TITLE,
     }
-    removed_actions = action[removed_at]
-    removed_reasons = [reasons.get(a, "") for a in removed_actions.tolist()]
-    removed_matched: list[str | None] = [None] * len(removed_at)
-    # What a removal matched: site chrome and navigation before the title name nothing.
-    naming = np.flatnonzero(removed_actions < K.ACT_SITE_CHROME)
+    actions = action[removed_at]
+    out_reasons = [reasons.get(a, "") for a in actions.tolist()]
+    matched: list[str | None] = [None] * len(removed_at)
+    # Site chrome and navigation before the title name nothing.
+    naming = np.flatnonzero(actions < K.ACT_SITE_CHROME)
     at = removed_at[naming]
-    for k, i, a, d, r in zip(*(v.tolist() for v in (naming, at, removed_actions[naming], removed_doc[naming], ref[at])), strict=True):
+    for k, i, a, r in zip(*(v.tolist() for v in (naming, at, actions[naming], ref[at])), strict=True):
         if a == K.ACT_TITLE_REPEAT:
-            removed_matched[k] = title[d]
+            matched[k] = titles[k]
         elif a == K.ACT_RULE:
             hit = facts.hits[i]
             assert hit is not None
-            removed_reasons[k], removed_matched[k] = rule_reason(hit.rule.name), hit.matched
+            out_reasons[k], matched[k] = rule_reason(hit.rule.name), hit.matched
         elif a == K.ACT_BYLINE_REPEAT:
-            removed_matched[k] = texts[r]
+            matched[k] = texts[r]
         elif a == K.ACT_CAPTION_REPEAT:
-            removed_matched[k] = f"caption at line {positions[r]}"
+            matched[k] = f"caption at line {positions[r]}"
         else:
-            removed_matched[k] = f"copy of line {positions[r]}"
-    captions: list[list[str]] = [[] for _ in range(len(docs))]
-    caption_positions: list[list[int]] = [[] for _ in range(len(docs))]
-    credits: list[list[str]] = [[] for _ in range(len(docs))]
-    credit_positions: list[list[int]] = [[] for _ in range(len(docs))]
+            matched[k] = f"copy of line {positions[r]}"
+    return out_reasons, matched
+
+
+def _captions_and_credits(
+    action: npt.NDArray[np.int8],
+    ref: npt.NDArray[np.int64],
+    doc_of: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    doc_starts: npt.NDArray[np.int64],
+    doc_stops: npt.NDArray[np.int64],
+    texts: Sequence[str],
+    positions: Sequence[int],
+) -> tuple[list[list[str]], list[list[int]], list[list[str]], list[list[int]]]:
+    """Each document's captions, caption positions, credits and credit positions (`rows`: blocks in document order, `doc_of` theirs)."""
+    from transforms import kernels as K
+
+    documents = len(doc_starts)
+    captions: list[list[str]] = [[] for _ in range(documents)]
+    caption_positions: list[list[int]] = [[] for _ in range(documents)]
+    credits: list[list[str]] = [[] for _ in range(documents)]
+    credit_positions: list[list[int]] = [[] for _ in range(documents)]
     metadata = (action[rows] == K.ACT_CAPTION) | (action[rows] == K.ACT_CREDIT)
     for d in np.unique(doc_of[metadata]).tolist():
         start, stop = int(doc_starts[d]), int(doc_stops[d])
-        _caption_metadata(
-            start,
-            action[start:stop].tolist(),
-            ref[start:stop].tolist(),
-            texts,
-            positions,
-            (captions[d], caption_positions[d], credits[d], credit_positions[d]),
-        )
-    bodies = _joined_per_document(blocks["text"], kept_at, np.bincount(doc_of[kept], minlength=len(docs)))
-    # Columns built as lists, each read by pandas as it reads that column of rows.
-    columns = {
-        "doc_id": [str(d) for d in doc_ids],
-        "source": [str(s) for s in sources],
-        "url": urls,
-        "published": published,
-        "title": title,
-        "title_position": [None if given[d] is not None or at < 0 else positions[at] for d, at in enumerate(title_at.tolist())],
-        "byline": [texts[i] if i >= 0 else None for i in byline_at.tolist()],
-        "byline_position": [positions[i] if i >= 0 else None for i in byline_at.tolist()],
-        "captions": captions,
-        "caption_positions": caption_positions,
-        "credits": credits,
-        "credit_positions": credit_positions,
-        "text": bodies,
-        "paragraph_count": np.bincount(doc_of[kept], minlength=len(docs)).tolist(),
-        "block_count": lengths.tolist(),
-        "content_hash": [content_hash(b) for b in bodies],
-        "raw_hash": raw_hashes,
-        "warnings": [[] if w is None else list(w) for w in warnings],
-    }
-    documents = pd.DataFrame({name: pd.Series(columns[name], dtype=object).infer_objects() for name in _DOC_META_COLUMNS})
-    paragraphs = _rows_of(blocks, kept_at.tolist(), {"role": np.where(heading, ROLE_HEADING, ROLE_BODY).tolist()})
-    removed = _rows_of(blocks, removed_at.tolist(), {"reason": removed_reasons, "matched": removed_matched})
-    return CleanedCorpus(documents, paragraphs, removed)
+        lists = (captions[d], caption_positions[d], credits[d], credit_positions[d])
+        _caption_metadata(start, action[start:stop].tolist(), ref[start:stop].tolist(), texts, positions, lists)
+    return captions, caption_positions, credits, credit_positions
 
 
 def _document_spans(docs: pd.DataFrame, blocks: pd.DataFrame) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:

@@ -308,10 +308,15 @@ def _caption_metadata(
 
     captions, caption_positions, credits, credit_positions = out
     # Each caption's credits first (the tails of its copies, in block order), then the blocks in order.
-    heads = [start + k for k, a in enumerate(actions) if a == ACT_CAPTION]
-    for head in heads:
-        copies = [head, *(start + k for k, a in enumerate(actions) if a == ACT_CAPTION_REPEAT and refs[k] == head)]
-        tails = [split_credit_tail(texts[i])[1] for i in copies]
+    # A caption comes before its copies: one pass gathers every caption's copies.
+    copies: dict[int, list[int]] = {}
+    for k, a in enumerate(actions):
+        if a == ACT_CAPTION:
+            copies[start + k] = [start + k]
+        elif a == ACT_CAPTION_REPEAT:
+            copies[refs[k]].append(start + k)
+    for rows in copies.values():
+        tails = [split_credit_tail(texts[i])[1] for i in rows]
         credits.extend(t for t in dict.fromkeys(tails) if t)
     for k, a in enumerate(actions):
         i = start + k

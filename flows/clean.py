@@ -58,8 +58,10 @@ def clean_flow(
             _results([tasks.count_site_lines.submit(work, i) for i in each])
             tasks.merge_site_stats(work, count, settings, previous, plan.affected, set(plan.ids["source"]))
             cleaned = _results([tasks.clean_partition.submit(work, i, settings, previous, plan.affected) for i in each])
-            clusters = tasks.cluster_paragraphs(work, count, settings)
-            duplicates = tasks.find_duplicate_documents(work, count, settings)
+            # Paragraph clusters and duplicate documents read the same parts and write their own: submitted together.
+            clustering = tasks.cluster_paragraphs.submit(work, count, settings)
+            finding = tasks.find_duplicate_documents.submit(work, count, settings)
+            clusters, duplicates = _results([clustering, finding])
             chrome_rules = settings.clean.rules.records(ROLE_CHROME)
             validating = [tasks.finish_partition.submit(work, i, chrome_rules, plan.partition_docs[i]) for i in each]
             # The state the next run reuses needs no check: it is written while the partitions are validated.

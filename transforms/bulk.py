@@ -103,7 +103,7 @@ class Texts:
 
     @classmethod
     def of(cls, texts: Sequence[str] | pa.Array) -> Texts:
-        array = texts.cast(pa.large_string()) if isinstance(texts, pa.Array) else pa.array(texts, pa.large_string())
+        array = large_strings(texts)
         not_plain = pc.match_substring_regex(array, NOT_PLAIN).to_numpy(zero_copy_only=False)
         return cls(array, np.flatnonzero(not_plain))
 

@@ -122,7 +122,8 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, 
     captions, caption_positions, credits, credit_positions = _captions_and_credits(
         action, ref, doc_of, rows, doc_starts, doc_stops, texts, positions
     )
-    bodies = _joined_per_document(blocks["text"], kept_at, np.bincount(doc_of[kept], minlength=len(docs)))
+    paragraph_counts = np.bincount(doc_of[kept], minlength=len(docs))
+    bodies = _joined_per_document(blocks["text"], kept_at, paragraph_counts)
     # Columns built as lists, each read by pandas as it reads that column of rows.
     columns = {
         "doc_id": [str(d) for d in doc_ids],
@@ -138,7 +139,7 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, 
         "credits": credits,
         "credit_positions": credit_positions,
         "text": bodies,
-        "paragraph_count": np.bincount(doc_of[kept], minlength=len(docs)).tolist(),
+        "paragraph_count": paragraph_counts.tolist(),
         "block_count": lengths.tolist(),
         "content_hash": [content_hash(b) for b in bodies],
         "raw_hash": raw_hashes,
@@ -333,8 +334,9 @@ def _caption_metadata(
 
 def _joined_per_document(texts: pd.Series, rows: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> list[str]:
     """The texts at `rows` joined by blank lines, `counts[d]` of them (in order) for each document d."""
+    # One list of texts per document, joined in Arrow: a per-document Python join costs seconds.
     offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-    values = pa.array(texts.take(rows).tolist() if len(rows) else [], pa.large_string())
+    values = large_strings(texts).take(pa.array(rows, pa.int64()))
     lists = pa.LargeListArray.from_arrays(pa.array(offsets), values)
     joined: list[str] = pc.binary_join(lists, pa.scalar("\n\n", pa.large_string())).to_pylist()
     return joined
@@ -352,17 +354,12 @@ def clean_documents_one_by_one(docs: pd.DataFrame, blocks: pd.DataFrame, stats: 
     texts: list[str] = blocks["text"].tolist()
     positions: list[int] = blocks["position"].tolist()
     facts = block_facts(texts, config, blocks["key"].tolist(), blocks["n_words"].to_numpy())
-    block_doc_ids = blocks["doc_id"].to_numpy()
-    starts = run_starts(block_doc_ids)
-    stops = [*starts[1:].tolist(), len(blocks)] if len(starts) else []
-    span = dict(zip(block_doc_ids[starts].tolist(), zip(starts.tolist(), stops, strict=True), strict=True))
-    if len(span) != len(starts):
-        raise ValueError("blocks must be sorted by doc_id")
+    doc_starts, doc_stops = _document_spans(docs, blocks)
     absent = [None] * len(docs)
     columns = [docs[c].tolist() if c in docs else absent for c in ("doc_id", "source", "title", "url", "published", "raw_hash", "warnings")]
-    for doc_id, source, title, url, published, raw_hash, warnings in zip(*columns, strict=True):
+    spans = zip(doc_starts.tolist(), doc_stops.tolist(), strict=True)
+    for (start, stop), doc_id, source, title, url, published, raw_hash, warnings in zip(spans, *columns, strict=True):
         doc_id, source = str(doc_id), str(source)
-        start, stop = span.get(doc_id, (0, 0))
         result = clean_columns(
             positions[start:stop],
             texts[start:stop],
@@ -485,10 +482,8 @@ def with_bodies(documents: pd.DataFrame, paragraphs: pd.DataFrame) -> pd.DataFra
     doc_ids = ordered["doc_id"].to_numpy(dtype=object)
     starts = run_starts(doc_ids)
     offsets = np.r_[starts, len(doc_ids)].astype(np.int64)
-    # One list of paragraphs per document, joined in Arrow: a per-group Python join costs seconds.
-    texts = pa.array(ordered["text"].to_numpy(dtype=object), type=pa.large_string())
-    joined = pc.binary_join(pa.LargeListArray.from_arrays(pa.array(offsets), texts), pa.scalar("\n\n", pa.large_string()))
-    bodies = pd.Series(joined.to_numpy(zero_copy_only=False), index=doc_ids[starts], dtype=object)
+    joined = _joined_per_document(ordered["text"], np.arange(len(ordered), dtype=np.int64), np.diff(offsets))
+    bodies = pd.Series(joined, index=doc_ids[starts], dtype=object)
     sizes = pd.Series(np.diff(offsets), index=doc_ids[starts])
     out = documents.copy()
     out["text"] = out["doc_id"].map(bodies).fillna("")

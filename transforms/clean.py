@@ -135,13 +135,17 @@ class BlockFacts:
 
 
 def block_facts(
-    texts: Sequence[str], config: CleanConfig, keys: list[str] | None = None, n_words: npt.NDArray[np.int64] | None = None
+    texts: Sequence[str],
+    config: CleanConfig,
+    keys: list[str] | None = None,
+    n_words: npt.NDArray[np.int64] | None = None,
+    bulk: Texts | None = None,
 ) -> BlockFacts:
     """`BlockFacts` of many blocks, each regex run over all of them at once (see transforms.bulk).
 
-    `keys` (repeat_key) and `n_words` (len(text.split())) may be passed when already known.
+    `keys` (repeat_key), `n_words` (len(text.split())) and `bulk` (`Texts.of(texts)`) may be passed when already known.
     """
-    bulk = Texts.of(texts)
+    bulk = Texts.of(texts) if bulk is None else bulk
     keys = bulk.words_joined() if keys is None else keys
     n_words = bulk.token_counts() if n_words is None else np.asarray(n_words, dtype=np.int64)
     has_tail = bulk.search(CREDIT_TAIL.pattern, python=CREDIT_TAIL)
@@ -156,7 +160,7 @@ def block_facts(
         keys=keys,
         caption_keys=caption_keys,
         word_counts=n_words.tolist(),
-        hits=config.rules.match_all(texts, n_words),
+        hits=config.rules.match_all(texts, n_words, bulk),
         title_like=(shaped & (n_words <= config.repeats.title_max_words)).tolist(),
         heading_like=(shaped & (n_words <= config.heading_max_words)).tolist(),
         credit_tail=credit_tail,

@@ -225,12 +225,15 @@ class RuleSet:
                 return RuleMatch(rule, found.group(0))
         return None
 
-    def match_all(self, texts: Sequence[str], n_words: npt.NDArray[np.int64]) -> list[RuleMatch | None]:
-        """`match` for every text; the default rules search all texts at once (see transforms.bulk)."""
+    def match_all(self, texts: Sequence[str], n_words: npt.NDArray[np.int64], bulk: Texts | None = None) -> list[RuleMatch | None]:
+        """`match` for every text; the default rules search all texts at once (see transforms.bulk).
+
+        `bulk` is `Texts.of(texts)`, when already made.
+        """
         out: list[RuleMatch | None] = [None] * len(texts)
         n_words = np.asarray(n_words, dtype=np.int64)
         short = np.flatnonzero(n_words <= self._max_words)
-        candidates = Texts.of([texts[i] for i in short.tolist()])
+        candidates = Texts.of([texts[i] for i in short.tolist()]) if bulk is None else bulk.take(short)
         undecided = np.ones(len(short), dtype=bool)
         for rule, pattern, timeout in self._compiled:
             rows = np.flatnonzero(undecided & (n_words[short] <= rule.max_words))

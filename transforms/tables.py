@@ -98,7 +98,9 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, 
 
     texts: list[str] = blocks["text"].tolist()
     positions: list[int] = blocks["position"].tolist()
-    facts = block_facts(texts, config, blocks["key"].tolist(), blocks["n_words"].to_numpy())
+    # The regexes read the Arrow column itself: no second conversion of the Python strings.
+    bulk = Texts.of(large_strings(blocks["text"]))
+    facts = block_facts(texts, config, blocks["key"].tolist(), blocks["n_words"].to_numpy(), bulk)
     doc_starts, doc_stops = _document_spans(docs, blocks)
     absent = [None] * len(docs)
     doc_ids, sources, titles, urls, published, raw_hashes, warnings = (

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from transforms import content
@@ -147,19 +147,29 @@ def test_text_features_equal_one_by_one(texts: list[str]) -> None:
         np.testing.assert_allclose(fast[name], slow[name], err_msg=name)
 
 
+# Texts longer than every rule's word limit are never searched: the rows searched are a subset.
+_LONG_THEN_CHROME = ["Sign up for our newsletter " + "word " * 100, "Sign up for our newsletter", "word " * 90, "Follow us on Twitter"]
+
+
 @settings(max_examples=80, deadline=None)
 @given(texts=texts)
+@example(texts=_LONG_THEN_CHROME)
 def test_rule_matches_equal_one_by_one(texts: list[str]) -> None:
     rules = RuleSet()
     n_words = np.array([len(t.split()) for t in texts])
-    assert rules.match_all(texts, n_words) == [rules.match(t, n) for t, n in zip(texts, n_words.tolist(), strict=True)]
+    expected = [rules.match(t, n) for t, n in zip(texts, n_words.tolist(), strict=True)]
+    assert rules.match_all(texts, n_words) == expected
+    assert rules.match_all(texts, n_words, Texts.of(pa.array(texts, pa.string()))) == expected  # the flow's Arrow column
 
 
 @settings(max_examples=80, deadline=None)
 @given(texts=texts)
+@example(texts=_LONG_THEN_CHROME)
 def test_block_facts_equal_one_by_one(texts: list[str]) -> None:
     config = CleanConfig()
-    assert block_facts(texts, config) == _facts_of_one(texts, config)
+    expected = _facts_of_one(texts, config)
+    assert block_facts(texts, config) == expected
+    assert block_facts(texts, config, bulk=Texts.of(pa.array(texts, pa.string()))) == expected
 
 
 @pytest.mark.parametrize(

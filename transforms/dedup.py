@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from transforms.minhash import MinHashConfig, shingle_hashes, shingle_hashes_and_joined, signatures_from_shingles
 from transforms.neardup import NearDupConfig, band_keys, clusters, nonempty_rows, pairs_from_band_keys, verify_pairs
@@ -46,8 +48,13 @@ def cluster_id(doc_id: str, position: int | None = None) -> str:
 
 
 def ranks(*keys: pd.Series) -> npt.NDArray[np.int64]:
-    """Rank of each row under lexicographic order of the keys (first key most significant)."""
-    order = np.lexsort([k.to_numpy() for k in reversed(keys)])
+    """Rank of each row under lexicographic order of the keys (first key most significant); ties keep row order.
+
+    Arrow's stable sort, not numpy's lexsort of Python strings (which holds the GIL): UTF-8 bytes
+    sort as Python compares strings, by code point.
+    """
+    table = pa.table({str(i): pa.Array.from_pandas(k) for i, k in enumerate(keys)})
+    order = pc.sort_indices(table, sort_keys=[(str(i), "ascending") for i in range(len(keys))]).to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     return rank

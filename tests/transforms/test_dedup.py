@@ -3,6 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transforms.dedup import paragraph_and_document_signatures, published_instant, published_key, ranks, text_key
 from transforms.minhash import MinHashConfig, signatures
@@ -75,3 +77,18 @@ def test_published_order_compares_instants_and_puts_unreadable_dates_with_the_un
     order = np.argsort(ranks(published_key(published), doc_ids))
     # 05:00 UTC, then 05:30, then 06:00, then the undated and unreadable ones by doc_id.
     assert doc_ids[order].tolist() == ["a", "e", "d", "b", "c"]
+
+
+# Strings across the planes (UTF-16 would order U+FFFF after U+10000; Python and UTF-8 bytes do not), with ties.
+_KEY_TEXTS = st.lists(st.sampled_from(["", "a", "ab", "b", "é", "\uffff", "\U00010000", "z\U0001f600", "A"]), min_size=0, max_size=30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(first=_KEY_TEXTS, data=st.data())
+def test_ranks_follow_python_ordering_and_keep_row_order_on_ties(first: list[str], data: st.DataObject) -> None:
+    n = len(first)
+    second = data.draw(st.lists(st.integers(-3, 3), min_size=n, max_size=n))
+    keys = (pd.Series(first, dtype="str"), pd.Series(second, dtype="int64"))
+    expected = sorted(range(n), key=lambda i: (first[i], second[i], i))
+    assert np.argsort(ranks(*keys)).tolist() == expected
+    assert sorted(ranks(*keys).tolist()) == list(range(n))

@@ -132,13 +132,24 @@ def text_features_one_by_one(texts: Sequence[str]) -> dict[str, npt.NDArray[np.f
 
 
 def _text_features(
-    texts: Sequence[str] | Texts, split: tuple[pa.Array, npt.NDArray[np.int64]] | None = None
+    texts: Sequence[str] | Texts, split: tuple[pa.Array, npt.NDArray[np.int64]] | None = None, rows: npt.NDArray[np.int64] | None = None
 ) -> dict[str, npt.NDArray[np.float64]]:
     """The text features of all texts at once: RE2 for plain texts, `text_features_one_by_one` for the rest.
 
-    `split` is the texts' `minhash.words_of`, when already found.
+    `split` is the texts' `minhash.words_of`, when already found. With `rows`, the regex passes that
+    only a block's own features need search those texts alone: the other texts get exact values
+    only for the features their neighbours read (their counts, sentence end, stop words, times).
     """
     bulk = texts if isinstance(texts, Texts) else Texts.of(texts)
+    own = bulk if rows is None else bulk.take(rows)
+
+    def spread(values: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+        if rows is None:
+            return np.asarray(values, dtype=np.float64)
+        out = np.zeros(len(bulk.array))
+        out[rows] = values
+        return out
+
     lowered, lengths = split if split is not None else words_of(bulk.array)
     words = bulk.word_counts()
     nw = words.words.astype(np.float64)
@@ -154,14 +165,14 @@ def _text_features(
         "cap_ratio": words.capitalised / per_word,
         "stop_ratio": _stopword_counts(lowered, lengths) / per_word,
         "digit_ratio": words.digits / per_char,
-        "symbol_ratio": bulk.count(_SYMBOLS.pattern) / per_char,
-        "has_url": bulk.search(_URL.pattern, ignore_case=True),
+        "symbol_ratio": spread(own.count(_SYMBOLS.pattern)) / per_char,
+        "has_url": spread(own.search(_URL.pattern, ignore_case=True)),
         "has_time": bulk.search(_TIME.pattern, ignore_case=True),
-        "has_date": bulk.search(_DATE.pattern, ignore_case=True),
-        "first_person": bulk.count(_FIRST_PERSON.pattern, ignore_case=True) / per_word,
-        "n_sentences": bulk.count(_N_SENTENCES),
-        "starts_lower": bulk.search(r"^[a-z]"),
-        "all_caps": bulk.search(r"[A-Z]") & ~bulk.search(r"[a-z]"),
+        "has_date": spread(own.search(_DATE.pattern, ignore_case=True)),
+        "first_person": spread(own.count(_FIRST_PERSON.pattern, ignore_case=True)) / per_word,
+        "n_sentences": spread(own.count(_N_SENTENCES)),
+        "starts_lower": spread(own.search(r"^[a-z]")),
+        "all_caps": spread(own.search(r"[A-Z]") & ~own.search(r"[a-z]")),
     }
     out = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
     # For texts that are not plain, some columns above differ from the definition (stop words outside
@@ -213,13 +224,18 @@ def block_features(
     titles: Mapping[str, str | None],
     site_lines: pd.DataFrame,
     site_sizes: Mapping[str, int],
+    rows: npt.NDArray[np.int64] | None = None,
 ) -> pd.DataFrame:
-    """Stage-1 features for every block; `blocks` is sorted by doc_id, position (doc_id, source, position, text, key)."""
+    """Stage-1 features of the blocks at `rows` (every block when None), indexed as `blocks` is.
+
+    `blocks` is sorted by doc_id, position (doc_id, source, position, text, key). Every block, among
+    `rows` or not, informs the features of its neighbours and its page.
+    """
     # The columns as Arrow arrays, not lists of Python strings: every pass below runs on their buffers.
     bulk = Texts.of(large_strings(blocks["text"]))
     words = words_of(bulk.array)
     # Columns as arrays, made one float64 matrix at the end: the model reads that matrix as it is.
-    feats: dict[str, npt.NDArray[Any]] = _text_features(bulk, words)
+    feats: dict[str, npt.NDArray[Any]] = _text_features(bulk, words, rows)
     feats["log_words"] = np.log1p(feats["n_words"])
     feats["removed"] = state == STATE_REMOVED
     feats["meta"] = state == STATE_META
@@ -286,9 +302,9 @@ def block_features(
     feats["main_run_pos"] = np.clip(run_pos, -5, 5)
     feats["prose"] = prose
     # The same signals for the neighbours (0 beyond the page's ends).
-    rows = np.arange(len(page))
+    every = np.arange(len(page))
     for off in NEIGHBOUR_OFFSETS:
-        j = rows + off
+        j = every + off
         inside = (j >= page_start) & (j <= page_end)
         jj = np.where(inside, j, 0)
         for col in ("log_words", "sentence_end", "removed", "stop_ratio", "has_time", "cap_ratio"):
@@ -297,12 +313,14 @@ def block_features(
     for col in ("prose", "log_words", "short", "removed", "stop_ratio"):
         for w in (3, 8):
             feats[f"{col}_window_{w}"] = window_mean(np.asarray(feats[col], dtype=np.float64), page_start, page_end, w)
-    # Column-major, each feature one contiguous column: filled without strided writes, held by pandas
-    # without a copy (its block is the transpose), and read by LightGBM as it is.
-    matrix = np.empty((len(page), len(feats)), order="F")
+    # Column-major, each feature one contiguous column: filled without strided writes and held by
+    # pandas without a copy (its block is the transpose). Only the rows asked for: the model scores
+    # only the blocks still kept, and this matrix is the largest thing the stage writes.
+    index = blocks.index if rows is None else blocks.index[rows]
+    matrix = np.empty((len(index), len(feats)), order="F")
     for column, values in enumerate(feats.values()):
-        matrix[:, column] = values
-    return pd.DataFrame(matrix, columns=list(feats), index=blocks.index, copy=False)
+        matrix[:, column] = values if rows is None else np.asarray(values)[rows]
+    return pd.DataFrame(matrix, columns=list(feats), index=index, copy=False)
 
 
 def _source_and_key(sources: Any, keys: Any) -> pa.Array:
@@ -333,15 +351,17 @@ def check_features(model: ContentModel, features: pd.DataFrame) -> None:
 def keep_decisions(
     model: ContentModel, features: pd.DataFrame, doc_ids: npt.NDArray[Any], kept: npt.NDArray[np.bool_]
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
-    """Which blocks to keep, and each kept block's score (0 for the others); only blocks `kept` so far can be kept."""
-    if features.empty:
-        return np.zeros(0, dtype=bool), np.zeros(0)
-    check_features(model, features)
-    # Only blocks still kept are scored; the others' features still feed their neighbours'.
-    score = np.zeros(len(features))
+    """Which blocks to keep, and each kept block's score (0 for the others); only blocks `kept` so far can be kept.
+
+    `features` are those of the kept blocks, in order (`block_features(..., rows=np.flatnonzero(kept))`).
+    """
     rows = np.flatnonzero(kept)
+    if len(features) != len(rows):
+        raise ValueError(f"features must be those of the {len(rows)} kept blocks, not of {len(features)}")
+    score = np.zeros(len(kept))
     if len(rows):
-        score[rows] = np.asarray(model.classifier.predict(features.to_numpy()[rows]), dtype=np.float64)
+        check_features(model, features)
+        score[rows] = np.asarray(model.classifier.predict(features.to_numpy()), dtype=np.float64)
     return keep_from_scores(score, doc_ids, kept, model.threshold, model.fallback_ratio), score
 
 

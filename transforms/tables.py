@@ -427,12 +427,14 @@ def block_states(blocks: pd.DataFrame, cleaned: CleanedCorpus) -> npt.NDArray[np
     return state
 
 
-def content_features(blocks: pd.DataFrame, cleaned: CleanedCorpus, stats: SiteStats, states: npt.NDArray[np.int64]) -> pd.DataFrame:
-    """Content features for every block (blocks sorted by doc_id, position; states from block_states)."""
+def content_features(
+    blocks: pd.DataFrame, cleaned: CleanedCorpus, stats: SiteStats, states: npt.NDArray[np.int64], rows: npt.NDArray[np.int64] | None = None
+) -> pd.DataFrame:
+    """Content features of the blocks at `rows`, or of every block (blocks sorted by doc_id, position; states from block_states)."""
     docs = cleaned.documents
     title_pos = {d: (int(p) if p is not None and p == p else None) for d, p in zip(docs["doc_id"], docs["title_position"], strict=True)}
     titles = {d: (t if isinstance(t, str) else None) for d, t in zip(docs["doc_id"], docs["title"], strict=True)}
-    return block_features(blocks, states, title_pos, titles, stats.line_documents, stats.source_documents)
+    return block_features(blocks, states, title_pos, titles, stats.line_documents, stats.source_documents, rows)
 
 
 def select_content(blocks: pd.DataFrame, cleaned: CleanedCorpus, stats: SiteStats, model: ContentModel) -> CleanedCorpus:
@@ -440,8 +442,9 @@ def select_content(blocks: pd.DataFrame, cleaned: CleanedCorpus, stats: SiteStat
     if cleaned.paragraphs.empty:
         return cleaned
     states = block_states(blocks, cleaned)
-    feats = content_features(blocks, cleaned, stats, states)
-    keep, score = keep_decisions(model, feats, blocks["doc_id"].to_numpy(), states == STATE_KEPT)
+    kept = states == STATE_KEPT
+    feats = content_features(blocks, cleaned, stats, states, np.flatnonzero(kept))
+    keep, score = keep_decisions(model, feats, blocks["doc_id"].to_numpy(), kept)
     scored = blocks[["doc_id", "position"]].assign(p=score, keep=keep).astype({"position": "int64"})
     paragraphs = cleaned.paragraphs.astype({"position": "int64"}).merge(scored, on=["doc_id", "position"], how="left")
     low = ~paragraphs["keep"].to_numpy(dtype=bool)

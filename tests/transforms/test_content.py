@@ -6,11 +6,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from flows.config import load_content_model
 from tests.transforms.test_bulk import text, texts
-from transforms.content import STATE_KEPT, STATE_REMOVED, ContentModel, block_features, check_features, keep_decisions
+from transforms.content import STATE_KEPT, STATE_META, STATE_REMOVED, ContentModel, block_features, check_features, keep_decisions
 from transforms.repeats import repeat_key
 
 HOME_LINE = pd.DataFrame({"source": ["s"], "key": ["home"], "documents": [5]})
@@ -94,7 +95,7 @@ def test_threshold_and_removed_blocks() -> None:
     scores = [0.1, 0.1, 0.9, 0.9, 0.8, 0.6, 0.9, 0.2, 0.1, 0.05]
     kept = np.ones(len(PAGE), dtype=bool)
     kept[6] = False  # removed by a rule earlier: never brought back
-    keep, score = keep_decisions(ContentModel(_Scores(scores, f), threshold=0.5), f, np.array(["s/a"] * len(PAGE)), kept)
+    keep, score = keep_decisions(ContentModel(_Scores(scores, f), threshold=0.5), f[kept], np.array(["s/a"] * len(PAGE)), kept)
     assert keep.tolist() == [False, False, True, True, True, True, False, False, False, False]
     assert score.tolist() == [s if k else 0.0 for s, k in zip(scores, kept, strict=True)]  # only kept blocks are scored
 
@@ -105,6 +106,33 @@ def test_a_page_never_ends_empty() -> None:
     model = ContentModel(_Scores(scores, f), threshold=0.5, fallback_ratio=0.5)
     keep, _ = keep_decisions(model, f, np.array(["s/a"] * len(PAGE)), np.ones(len(PAGE), dtype=bool))
     assert keep.tolist() == [False, False, True, True, True, False, True, False, False, False]
+
+
+def test_features_of_other_blocks_than_the_kept_are_refused() -> None:
+    f = _features()
+    kept = np.ones(len(PAGE), dtype=bool)
+    kept[0] = False
+    with pytest.raises(ValueError, match="features must be those of the 9 kept blocks, not of 10"):
+        keep_decisions(ContentModel(_Scores([0.5] * len(PAGE), f)), f, np.array(["s/a"] * len(PAGE)), kept)
+
+
+# Per block of both pages: its state, and whether its features are asked for.
+_FLAGS = st.lists(st.tuples(st.sampled_from([STATE_KEPT, STATE_REMOVED, STATE_META]), st.booleans()), min_size=50, max_size=50)
+# Every signal a neighbour reads sits on a block left out, next to one asked for.
+_SIGNALS = ["Updated 12:30 today", "The storm arrived at dawn and flooded the harbour, officials said.", "HOME", "Share this"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=texts, flags=_FLAGS)
+@example(texts=_SIGNALS, flags=[(STATE_KEPT, i % 2 == 1) for i in range(50)])
+@example(texts=_SIGNALS, flags=[(STATE_KEPT, i % 2 == 0) for i in range(50)])
+def test_features_of_some_rows_are_those_rows_of_all(texts: list[str], flags: list[tuple[int, bool]]) -> None:
+    """Blocks left out still inform their neighbours: the rows asked for get exactly their features among all."""
+    blocks = pd.concat([_page(texts, "s/a"), _page(texts[::-1], "s/b")], ignore_index=True)
+    state = np.array([s for s, _ in flags[: len(blocks)]])
+    rows = np.flatnonzero([asked for _, asked in flags[: len(blocks)]])
+    args = (blocks, state, {"s/a": 1, "s/b": 0}, {"s/a": texts[0], "s/b": None}, HOME_LINE, {"s": 5})
+    pd.testing.assert_frame_equal(block_features(*args, rows=rows), block_features(*args).iloc[rows], check_exact=True)
 
 
 def test_stale_model_is_a_clear_error() -> None:

@@ -430,7 +430,10 @@ class UnusableState(RuntimeError):
 
 
 # What an incremental run reads of the current version's state (besides its tables, schema.TABLES).
-_STATE_PARQUET = ("files", "inputs", "read_rejections", "signatures", "site_lines")
+_STATE_PARQUET = ("files", "inputs", "read_rejections", "site_lines")
+# Stored signatures: one Parquet file per partition of the run that made them (the partition's own
+# part, linked, not copied). A text found in two partitions is stored in both, with one signature.
+SIGNATURES = "signatures"
 
 
 def load_previous(output: Path, fingerprint: str) -> PreviousRun | None:
@@ -448,7 +451,10 @@ def load_previous(output: Path, fingerprint: str) -> PreviousRun | None:
         if settings.get("fingerprint") != fingerprint:
             return None
         # Each file's footer and schema: a damaged file fails here, before any of it is reused.
-        for path in [*(folder / f"{n}.parquet" for n in TABLES), *(state / f"{n}.parquet" for n in _STATE_PARQUET)]:
+        signature_parts = sorted((state / SIGNATURES).glob("*.parquet"))
+        if not signature_parts:
+            raise FileNotFoundError(f"no stored signatures in {state / SIGNATURES}")
+        for path in [*(folder / f"{n}.parquet" for n in TABLES), *(state / f"{n}.parquet" for n in _STATE_PARQUET), *signature_parts]:
             pq.read_schema(path)
         return PreviousRun(
             version=folder.name,
@@ -492,9 +498,8 @@ def previous_rows(previous: PreviousRun, doc_ids: list[str]) -> CleanedCorpus:
 
 def previous_signatures(previous: PreviousRun, keys: list[str]) -> dict[str, dict[str, npt.NDArray[np.uint32]]]:
     """Stored signatures of the texts with these text_keys, by kind."""
-    path = previous.folder / STATE / "signatures.parquet"
     wanted = pa.array(sorted(set(keys)), type=pa.string())
-    table = ds.dataset(str(path), format="parquet").to_table(filter=pc.field("text_key").isin(wanted))
+    table = ds.dataset(str(previous.folder / STATE / SIGNATURES), format="parquet").to_table(filter=pc.field("text_key").isin(wanted))
     return _signature_map(table)
 
 
@@ -511,6 +516,7 @@ def _signature_map(table: pa.Table) -> dict[str, dict[str, npt.NDArray[np.uint32
 
 
 def read_signatures(path: Path) -> dict[str, dict[str, npt.NDArray[np.uint32]]]:
+    """Signatures of one Parquet file, or of a folder of them (a version's state/signatures)."""
     return _signature_map(pq.read_table(path))
 
 
@@ -545,7 +551,8 @@ def write_state(
 ) -> None:
     """Plain Parquet and JSON (no pickles), inside the version so it switches with the tables.
 
-    Inputs and signatures are streamed from the run's parts, one part in memory at a time.
+    Inputs are streamed from the run's parts, one part in memory at a time. The signature parts
+    (one per partition, written in SIGNATURES_SCHEMA) are linked into the state as they are.
     """
     state = staging / STATE
     state.mkdir()
@@ -556,23 +563,25 @@ def write_state(
     rej_schema = pa.schema([(c, pa.string()) for c in REJECTED_COLUMNS])
     rej_table = pa.Table.from_pandas(read_rejections[REJECTED_COLUMNS], schema=rej_schema, preserve_index=False)
     pq.write_table(rej_table, state / "read_rejections.parquet")
-    seen: set[tuple[str, str]] = set()
-    # Hash values do not compress (zstd saved 6% and doubled the time to read them back): stored plain.
-    with pq.ParquetWriter(state / "signatures.parquet", SIGNATURES_SCHEMA, compression="none", use_dictionary=False) as writer:
-        for part in signature_parts:
-            table = pq.read_table(part)
-            ids = list(zip(table.column("kind").to_pylist(), table.column("text_key").to_pylist(), strict=True))
-            keep = [i for i, k in enumerate(ids) if k not in seen]
-            seen.update(ids)
-            if len(keep) < table.num_rows:  # taking every row of a list column would copy it for nothing
-                table = table.take(pa.array(keep, type=pa.int64()))
-            writer.write_table(table.cast(SIGNATURES_SCHEMA))
+    (state / SIGNATURES).mkdir()
+    for number, part in enumerate(signature_parts):
+        if pq.read_schema(part).remove_metadata() != SIGNATURES_SCHEMA:
+            raise ValueError(f"{part}: not in the signatures schema")
+        _link_or_copy(part, state / SIGNATURES / f"part-{number:05d}.parquet")
     pq.write_table(
         pq.read_table(site_lines).select(SITE_LINES_SCHEMA.names).cast(SITE_LINES_SCHEMA), state / "site_lines.parquet", compression="zstd"
     )
     write_json(state / "settings.json", settings)
     # Flushed now, while other work goes on: publishing flushes the whole folder again, and finds these clean.
     _fsync_tree(state)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A second name for a finished part (the work folder is on the output's file system); a copy where links are not allowed."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 class RunLocked(RuntimeError):

@@ -101,7 +101,7 @@ def test_a_change_in_one_partition_leaves_the_others_as_they_were(tmp_path: Path
     _assert_same(_tables(out), _tables(whole))
 
 
-@pytest.mark.parametrize("damaged", ["state/signatures.parquet", "paragraphs.parquet", "state/settings.json"])
+@pytest.mark.parametrize("damaged", ["state/signatures/part-00000.parquet", "paragraphs.parquet", "state/settings.json"])
 def test_a_damaged_last_version_is_not_reused_and_the_run_cleans_everything(tmp_path: Path, damaged: str) -> None:
     raw, out, whole = tmp_path / "raw", tmp_path / "out", tmp_path / "whole"
     shutil.copytree(Path(__file__).resolve().parents[2] / "raw", raw)
@@ -118,6 +118,16 @@ def test_a_damaged_last_version_is_not_reused_and_the_run_cleans_everything(tmp_
     assert clean_flow(raw=str(raw), output=str(out))["changed"]
     clean_flow(raw=str(raw), output=str(whole))
     _assert_same(_tables(out), _tables(whole))
+
+
+def test_a_last_version_without_stored_signatures_is_not_reused(tmp_path: Path) -> None:
+    raw, out = Path(__file__).resolve().parents[2] / "raw", tmp_path / "out"
+    clean_flow(raw=str(raw), output=str(out))
+    current = io.current_version(out)
+    assert current is not None
+    shutil.rmtree(current / io.STATE / io.SIGNATURES)
+    with pytest.raises(io.UnusableState, match="no stored signatures"):
+        io.load_previous(out, json.loads((current / "manifest.json").read_text())["fingerprint"])
 
 
 def test_rerun_with_no_new_input_publishes_nothing(tmp_path: Path) -> None:
@@ -158,6 +168,6 @@ def test_state_made_with_other_settings_is_not_reused(tmp_path: Path) -> None:
     clean_flow(raw=str(raw), output=str(out))
     fingerprint = json.loads((out / io.CURRENT / "manifest.json").read_text())["fingerprint"]
     previous = io.load_previous(out, fingerprint)
-    assert previous is not None and io.read_signatures(previous.folder / io.STATE / "signatures.parquet")["paragraph"]
+    assert previous is not None and io.read_signatures(previous.folder / io.STATE / io.SIGNATURES)["paragraph"]
     # Signatures, line counts and rows from other settings (e.g. another num_perm) must not come back.
     assert io.load_previous(out, "another-fingerprint") is None

@@ -127,6 +127,55 @@ def test_signatures_are_stored_once_per_distinct_text_and_read_back(tmp_path: Pa
     assert pq.read_schema(path).equals(io.SIGNATURES_SCHEMA)
 
 
+def _state_parts(tmp_path: Path) -> dict[str, object]:
+    """The smallest parts write_state needs: one read part, site lines, no files or rejections."""
+    import pandas as pd
+
+    inputs = tmp_path / "inputs.parquet"
+    pq.write_table(io.INPUTS_SCHEMA.empty_table(), inputs)
+    site_lines = tmp_path / "site_lines.parquet"
+    pq.write_table(io.SITE_LINES_SCHEMA.empty_table(), site_lines)
+    files = pd.DataFrame({"input_path": ["a.txt"], "size": [1], "mtime_ns": [1]})
+    rejections = pd.DataFrame({c: pd.Series([], dtype="str") for c in io.REJECTED_COLUMNS})
+    return {
+        "files": files,
+        "input_parts": [inputs],
+        "read_rejections": rejections,
+        "settings": {"fingerprint": "f"},
+        "site_lines": site_lines,
+    }
+
+
+def test_state_links_each_partitions_signatures_and_reads_them_as_one(tmp_path: Path) -> None:
+    import numpy as np
+
+    from transforms.dedup import text_key
+
+    signature_parts = []
+    for n, texts in enumerate([["first para", "shared para"], ["shared para", "third para"]]):
+        path = tmp_path / f"p{n}" / "signatures.parquet"
+        path.parent.mkdir()
+        parts.write_table(path, io.signature_table("paragraph", texts, np.full((2, 3), n, dtype=np.uint32)))
+        signature_parts.append(path)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    io.write_state(staging, signature_parts=signature_parts, **_state_parts(tmp_path))  # type: ignore[arg-type]
+    stored = sorted((staging / io.STATE / io.SIGNATURES).iterdir())
+    assert [p.name for p in stored] == ["part-00000.parquet", "part-00001.parquet"]
+    assert [p.stat().st_ino for p in stored] == [p.stat().st_ino for p in signature_parts]  # linked, not written again
+    by_key = io.read_signatures(staging / io.STATE / io.SIGNATURES)["paragraph"]
+    assert set(by_key) == {text_key("first para"), text_key("shared para"), text_key("third para")}
+
+
+def test_state_refuses_a_signature_part_in_another_schema(tmp_path: Path) -> None:
+    wrong = tmp_path / "signatures.parquet"
+    pq.write_table(pa.table({"kind": ["paragraph"], "text_key": ["k"]}), wrong)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    with pytest.raises(ValueError, match="not in the signatures schema"):
+        io.write_state(staging, signature_parts=[wrong], **_state_parts(tmp_path))  # type: ignore[arg-type]
+
+
 def test_symlinked_folders_are_followed_and_loops_are_cut(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     _write(raw, "a/1.txt", "One.")

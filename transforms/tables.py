@@ -558,26 +558,57 @@ def conservation(blocks: pd.DataFrame, documents: pd.DataFrame, paragraphs: pd.D
     """Per document: input blocks, and how many are accounted for by paragraphs, removed or metadata.
 
     A position placed twice (or one that is no input block) shows as `extra_rows` > 0; one missing as accounted < input.
+    Rows of doc_ids that are not among `documents` are not counted.
     """
     meta = _metadata_positions(documents)
-    placed = pd.concat(
-        [
-            paragraphs[["doc_id", "position"]],
-            removed[["doc_id", "position"]],
-            pd.DataFrame(meta, columns=["doc_id", "position"]),
-        ],
-        ignore_index=True,
+    doc_ids = large_strings(documents["doc_id"])
+    # (document, position) pairs as integers, counted with numpy: pandas merges and groups of the
+    # string ids held the GIL for a quarter of a second per partition.
+    input_doc = _codes_in(blocks["doc_id"], doc_ids)
+    input_pos = blocks["position"].to_numpy(dtype=np.int64)
+    placed_doc = np.concatenate(
+        [_codes_in(paragraphs["doc_id"], doc_ids), _codes_in(removed["doc_id"], doc_ids), _codes_in([d for d, _ in meta], doc_ids)]
     )
-    placed["position"] = placed["position"].astype("int64")
-    inputs = blocks[["doc_id", "position"]].astype({"position": "int64"})
-    known = placed.merge(inputs.drop_duplicates(), on=["doc_id", "position"], how="inner")
-    per_doc = pd.DataFrame({"doc_id": documents["doc_id"]}).set_index("doc_id")
-    per_doc["input_blocks"] = inputs.groupby("doc_id").size()
-    per_doc["accounted_blocks"] = known.drop_duplicates().groupby("doc_id").size()
-    per_doc["placed_rows"] = placed.groupby("doc_id").size()
-    per_doc = per_doc.fillna(0).astype("int64")
-    per_doc["extra_rows"] = per_doc["placed_rows"] - per_doc["accounted_blocks"]
-    return per_doc.reset_index()
+    placed_pos = np.concatenate(
+        [
+            paragraphs["position"].to_numpy(dtype=np.int64),
+            removed["position"].to_numpy(dtype=np.int64),
+            np.array([p for _, p in meta], dtype=np.int64),
+        ]
+    )
+    inputs, placed = input_doc >= 0, placed_doc >= 0
+    input_doc, input_pos, placed_doc, placed_pos = input_doc[inputs], input_pos[inputs], placed_doc[placed], placed_pos[placed]
+    pair = _pair_ids(np.concatenate([input_doc, placed_doc]), np.concatenate([input_pos, placed_pos]))
+    input_pair, placed_pair = pair[: len(input_doc)], pair[len(input_doc) :]
+    is_input = np.zeros(int(pair.max(initial=-1)) + 1, dtype=bool)
+    is_input[input_pair] = True
+    known, first = np.unique(placed_pair[is_input[placed_pair]], return_index=True)
+    n = len(documents)
+    out = pd.DataFrame({"doc_id": documents["doc_id"].reset_index(drop=True)})
+    out["input_blocks"] = np.bincount(input_doc, minlength=n).astype(np.int64)
+    out["accounted_blocks"] = np.bincount(placed_doc[is_input[placed_pair]][first], minlength=n).astype(np.int64) if len(known) else 0
+    out["placed_rows"] = np.bincount(placed_doc, minlength=n).astype(np.int64)
+    out["extra_rows"] = out["placed_rows"] - out["accounted_blocks"]
+    return out
+
+
+def _codes_in(values: Any, doc_ids: pa.Array) -> npt.NDArray[np.int64]:
+    """Each value's row in `doc_ids` (unique), or -1 where it is not there."""
+    found = pc.index_in(large_strings(values), value_set=doc_ids)
+    codes: npt.NDArray[np.int64] = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes
+
+
+def _pair_ids(first: npt.NDArray[np.int64], second: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """One id per distinct (first, second) pair, the same for equal pairs (`first` >= 0)."""
+    if not len(second) or (second.min() >= 0 and second.max() < 2**32):  # positions: both fit one 64-bit key
+        inverse: npt.NDArray[np.int64] = np.unique((first << 32) | second, return_inverse=True)[1].astype(np.int64)
+        return inverse
+    order = np.lexsort((second, first))
+    changed = np.r_[True, (np.diff(first[order]) != 0) | (np.diff(second[order]) != 0)] if len(order) else np.zeros(0, dtype=bool)
+    ids = np.empty(len(order), dtype=np.int64)
+    ids[order] = np.cumsum(changed) - 1
+    return ids
 
 
 def input_accounting(files: pd.DataFrame, docs: pd.DataFrame, rejected: pd.DataFrame) -> pd.DataFrame:

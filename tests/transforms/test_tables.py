@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -200,3 +201,15 @@ def test_clean_documents_equals_the_cleaner_document_by_document(
     one_by_one = clean_documents_one_by_one(docs, blocks, stats, config)
     for name in ("documents", "paragraphs", "removed"):
         pd.testing.assert_frame_equal(getattr(compiled, name), getattr(one_by_one, name), check_exact=True, obj=name)
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.one_of(st.integers(0, 5), st.integers(-(2**40), 2**40))), max_size=30))
+def test_pair_ids_are_equal_exactly_for_equal_pairs(pairs: list[tuple[int, int]]) -> None:
+    from transforms.tables import _pair_ids
+
+    first = np.array([a for a, _ in pairs], dtype=np.int64)
+    second = np.array([b for _, b in pairs], dtype=np.int64)
+    ids = _pair_ids(first, second).tolist()
+    for i in range(len(pairs)):
+        for j in range(len(pairs)):
+            assert (ids[i] == ids[j]) == (pairs[i] == pairs[j])

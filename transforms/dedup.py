@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import xxhash
 
 from transforms.minhash import MinHashConfig, shingle_hashes, shingle_hashes_and_joined, signatures_from_shingles
 from transforms.neardup import NearDupConfig, band_keys, clusters, nonempty_rows, pairs_from_band_keys, verify_pairs
@@ -61,8 +62,8 @@ def ranks(*keys: pd.Series) -> npt.NDArray[np.int64]:
 
 
 def text_key(text: str) -> str:
-    """The key a stored signature is found by: its text's hash."""
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+    """The key a stored signature is found by: its text's 128-bit XXH3 (a quarter of blake2b's time per text, all of it GIL)."""
+    return xxhash.xxh3_128_hexdigest(text.encode("utf-8"))
 
 
 ShingleLookup = Callable[[npt.NDArray[np.int64]], tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]]

@@ -24,6 +24,7 @@ from prefect.cache_policies import NO_CACHE
 from flows import faults, io, parts, report, validation
 from flows.config import Settings
 from transforms import dedup, incremental, sitechrome, tables
+from transforms.bulk import large_strings
 from transforms.minhash import shingle_hashes
 from transforms.schema import DOCUMENTS, PARAGRAPHS, REMOVED
 
@@ -237,7 +238,7 @@ def prepare_partition(work: Path, index: int, bounds: tuple[str, str | None], af
     blocks = tables.blocks_table(docs)
     parts.write_frame(folder / "blocks.parquet", blocks)
     fresh = docs[docs["source"].isin(affected)].reset_index(drop=True)
-    sig = dedup.signatures_reusing(fresh["text"].tolist(), settings.dedup.minhash)
+    sig = dedup.signatures_reusing(large_strings(fresh["text"]), settings.dedup.minhash)
     keys = dedup.keys_of(sig, settings.dedup.raw_documents, dedup.source_salt(fresh["source"].tolist()))
     parts.write_frame(folder / "raw_ids.parquet", fresh[["doc_id", "source"]])
     parts.write_frame(folder / "raw_texts.parquet", fresh[["text"]])

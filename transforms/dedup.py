@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
+from transforms.bulk import large_strings
 from transforms.minhash import MinHashConfig, shingle_hashes, shingle_hashes_and_joined, signatures_from_shingles
 from transforms.neardup import NearDupConfig, band_keys, clusters, nonempty_rows, pairs_from_band_keys, verify_pairs
 
@@ -70,12 +71,14 @@ ShingleLookup = Callable[[npt.NDArray[np.int64]], tuple[npt.NDArray[np.uint64], 
 
 
 def signatures_reusing(
-    texts: Sequence[str], minhash: MinHashConfig, known: Mapping[str, npt.NDArray[np.uint32]] | None = None
+    texts: Sequence[str] | pa.Array, minhash: MinHashConfig, known: Mapping[str, npt.NDArray[np.uint32]] | None = None
 ) -> npt.NDArray[np.uint32]:
-    """Signatures of the texts; those found in `known` (by text_key) are reused, not computed."""
+    """Signatures of the texts (strings, or an Arrow string array); those found in `known` (by text_key) are reused, not computed."""
     if not known:
         hashes, offsets = shingle_hashes(texts, minhash.shingle_size)
         return signatures_from_shingles(hashes, offsets, minhash)
+    if isinstance(texts, pa.Array):
+        texts = texts.to_pylist()
     sig = np.empty((len(texts), minhash.num_perm), dtype=np.uint32)
     missing = []
     for i, text in enumerate(texts):
@@ -103,7 +106,8 @@ def paragraph_and_document_signatures(
     that join is signed from its own text. `known` (by kind, then text_key) is reused, as in
     `signatures_reusing`.
     """
-    para_texts, doc_texts = paragraphs["text"].tolist(), documents["text"].tolist()
+    # The texts stay Arrow arrays: a list of Python strings cost more than the signatures' GIL-free work.
+    para_texts, doc_texts = large_strings(paragraphs["text"]), large_strings(documents["text"])
     ids = pd.Index(documents["doc_id"])
     group = ids.get_indexer(paragraphs["doc_id"]).astype(np.int64) if ids.is_unique else None
     if known or group is None or (group < 0).any():
@@ -112,17 +116,17 @@ def paragraph_and_document_signatures(
         return para_sig, signatures_reusing(doc_texts, minhash, known.get("document"))
     order = np.lexsort((paragraphs["position"].to_numpy(), group))
     (own, own_offsets), (joined, joined_offsets) = shingle_hashes_and_joined(
-        [para_texts[i] for i in order], group[order], len(doc_texts), minhash.shingle_size
+        para_texts.take(pa.array(order, pa.int64())), group[order], len(doc_texts), minhash.shingle_size
     )
     para_sig = np.empty((len(para_texts), minhash.num_perm), dtype=np.uint32)
     para_sig[order] = signatures_from_shingles(own, own_offsets, minhash)
     doc_sig = signatures_from_shingles(joined, joined_offsets, minhash)
-    lengths = np.fromiter(map(len, para_texts), dtype=np.int64, count=len(para_texts))
+    lengths = pc.utf8_length(para_texts).to_numpy(zero_copy_only=False).astype(np.int64)  # characters, as len()
     parts = np.bincount(group, minlength=len(doc_texts))
     expected = np.bincount(group, weights=lengths, minlength=len(doc_texts)).astype(np.int64) + 2 * np.maximum(parts - 1, 0)
-    other = np.flatnonzero(np.fromiter(map(len, doc_texts), dtype=np.int64, count=len(doc_texts)) != expected)
+    other = np.flatnonzero(pc.utf8_length(doc_texts).to_numpy(zero_copy_only=False) != expected)
     if len(other):
-        doc_sig[other] = signatures_reusing([doc_texts[i] for i in other], minhash)
+        doc_sig[other] = signatures_reusing(doc_texts.take(pa.array(other, pa.int64())), minhash)
     return para_sig, doc_sig
 
 

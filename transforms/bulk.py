@@ -168,7 +168,7 @@ class Texts:
         """Length of each text in characters, as `len`."""
         return pc.utf8_length(self.array).to_numpy(zero_copy_only=False).astype(np.int64)  # type: ignore[no-any-return]
 
-    def words_joined(self) -> list[str]:
+    def words_joined(self) -> pa.LargeStringArray:
         """Each text casefolded, its `\\w+` words joined by one space (`" ".join(re.findall(r"\\w+", t.casefold()))`)."""
         # A compiled byte map over the UTF-8 buffer: RE2 replacing every run of non-word bytes cost 0.5 s per partition.
         from transforms.kernels import join_words
@@ -176,10 +176,12 @@ class Texts:
         raw, offsets = utf8_buffer(self.array)
         chars, joined_offsets = join_words(raw, np.ascontiguousarray(offsets, dtype=np.int64), WORD_BYTES, np.uint8(SPACE))
         joined = pa.LargeStringArray.from_buffers(len(self.array), pa.py_buffer(joined_offsets), pa.py_buffer(chars))
-        out: list[str] = joined.to_pylist()
-        for row, text in zip(self.python_rows.tolist(), self.python_texts(), strict=True):
-            out[row] = " ".join(_WORD.findall(text.casefold()))
-        return out
+        if not len(self.python_rows):
+            return joined
+        mask = np.zeros(len(joined), dtype=bool)
+        mask[self.python_rows] = True
+        exact = [" ".join(_WORD.findall(text.casefold())) for text in self.python_texts()]
+        return pc.replace_with_mask(joined, pa.array(mask), pa.array(exact, pa.large_string()))
 
 
 _WORD = re.compile(r"\w+")

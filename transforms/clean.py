@@ -146,7 +146,7 @@ def block_facts(
     `keys` (repeat_key), `n_words` (len(text.split())) and `bulk` (`Texts.of(texts)`) may be passed when already known.
     """
     bulk = Texts.of(texts) if bulk is None else bulk
-    keys = bulk.words_joined() if keys is None else keys
+    keys = bulk.words_joined().to_pylist() if keys is None else keys
     n_words = bulk.token_counts() if n_words is None else np.asarray(n_words, dtype=np.int64)
     has_tail = bulk.search(CREDIT_TAIL.pattern, python=CREDIT_TAIL)
     caption_keys = list(keys)

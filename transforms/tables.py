@@ -57,7 +57,7 @@ def blocks_table(docs: pd.DataFrame) -> pd.DataFrame:
     ).filter(nonempty)
     out: pd.DataFrame = table.to_pandas().sort_values(["doc_id", "position"], kind="stable").reset_index(drop=True)
     texts = Texts.of(large_strings(out["text"]))
-    out["key"] = texts.words_joined()  # repeat_key
+    out["key"] = pd.Series(texts.words_joined(), dtype="str")  # repeat_key, from Arrow without Python strings
     out["n_words"] = texts.token_counts()  # len(text.split())
     return out
 

@@ -144,7 +144,7 @@ def test_precompile_covers_the_argument_types_a_run_uses() -> None:
     assert len(pairs) and exact_jaccard(pairs, hashes, offsets).tolist()
     bulk = Texts.of(texts)
     assert bulk.word_counts().words.tolist() == [8, 8, 3, 0] and bulk.token_counts().tolist() == [8, 8, 3, 0]
-    assert bulk.words_joined()[1] == texts[1]
+    assert bulk.words_joined().to_pylist()[1] == texts[1]
     page = pd.DataFrame({"doc_id": "d", "source": "s", "position": range(4), "text": texts, "key": texts})
     assert block_features(page, np.zeros(4, dtype=np.int64), {"d": 0}, {"d": texts[0]}, NO_LINES, {"s": 1})["title_sim"].iloc[0] == 1.0
     docs = pd.DataFrame({"doc_id": ["s/a", "s/b"], "source": "s", "title": [None, "Given"], "text": ["Ferry Resumes\n" + texts[0], ""]})

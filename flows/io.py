@@ -527,13 +527,14 @@ SITE_LINES_SCHEMA = pa.schema([("source", pa.string()), ("key", pa.string()), ("
 
 def signature_table(kind: str, texts: list[str], sig: npt.NDArray[np.uint32]) -> pa.Table:
     """Signatures to store, one per distinct text (datasketch affine32, seed 1: see transforms/minhash.py)."""
-    keys = np.asarray([text_key(t) for t in texts], dtype=object)
-    rows = np.flatnonzero(~pd.Index(keys).duplicated())
+    keys = pa.array([text_key(t) for t in texts], pa.string())
+    # The first row of each key, found in Arrow: a pandas Index of the key strings held the GIL.
+    rows = np.sort(np.unique(keys.dictionary_encode().indices.to_numpy(), return_index=True)[1]).astype(np.int64)
     offsets = np.arange(len(rows) + 1, dtype=np.int64) * sig.shape[1]
     return pa.table(
         {
             "kind": pa.array([kind] * len(rows), pa.string()),
-            "text_key": pa.array(keys[rows], pa.string()),
+            "text_key": keys.take(pa.array(rows, pa.int64())),
             "signature": pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(sig[rows].ravel(), pa.uint32())),
         },
         schema=SIGNATURES_SCHEMA,

@@ -313,11 +313,11 @@ def block_features(
     for col in ("prose", "log_words", "short", "removed", "stop_ratio"):
         for w in (3, 8):
             feats[f"{col}_window_{w}"] = window_mean(np.asarray(feats[col], dtype=np.float64), page_start, page_end, w)
-    # Column-major, each feature one contiguous column: filled without strided writes and held by
-    # pandas without a copy (its block is the transpose). Only the rows asked for: the model scores
-    # only the blocks still kept, and this matrix is the largest thing the stage writes.
+    # Row-major, as LightGBM predicts fastest (a column-major matrix cost it a fifth more CPU than
+    # filling this one row-major costs), held by pandas without a copy. Only the rows asked for: the
+    # model scores only the blocks still kept, and this matrix is the largest thing the stage writes.
     index = blocks.index if rows is None else blocks.index[rows]
-    matrix = np.empty((len(index), len(feats)), order="F")
+    matrix = np.empty((len(index), len(feats)), order="C")
     for column, values in enumerate(feats.values()):
         matrix[:, column] = values if rows is None else np.asarray(values)[rows]
     return pd.DataFrame(matrix, columns=list(feats), index=index, copy=False)

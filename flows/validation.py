@@ -101,7 +101,11 @@ def _validate_tables(frames: dict[str, pd.DataFrame], parameters: dict[str, Any]
         suite = context.suites.add(gx.ExpectationSuite(name=spec["name"], expectations=spec["expectations"], meta=spec.get("meta")))
         batch = source.add_dataframe_asset(name=table).add_batch_definition_whole_dataframe(f"{table}_all")
         definition = gx.ValidationDefinition(name=f"{table}_validation", data=batch, suite=suite)
-        result = definition.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters).to_json_dict()
+        # BASIC: the count and a sample of the unexpected values, which is what a failure names. GX's
+        # default (SUMMARY) also counts every distinct unexpected value: 10-15% more of GX's time.
+        result = definition.run(
+            batch_parameters={"dataframe": frame}, expectation_parameters=parameters, result_format="BASIC"
+        ).to_json_dict()
         failed = [_describe(r) for r in result.get("results", []) if not r.get("success")]
         out.append(TableValidation(table=table, success=bool(result.get("success")), failed=failed, result=result))
     return out

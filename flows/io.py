@@ -506,13 +506,25 @@ def previous_signatures(previous: PreviousRun, keys: list[str]) -> dict[str, dic
 def _signature_map(table: pa.Table) -> dict[str, dict[str, npt.NDArray[np.uint32]]]:
     kinds = table.column("kind").to_pylist()
     keys = table.column("text_key").to_pylist()
-    flat = table.column("signature").combine_chunks()
-    values = flat.values.to_numpy(zero_copy_only=False).astype(np.uint32) if len(keys) else np.zeros(0, dtype=np.uint32)
-    width = len(values) // max(len(keys), 1)
+    values = signature_values(table.column("signature"))
     out: dict[str, dict[str, npt.NDArray[np.uint32]]] = {}
     for i, (kind, key) in enumerate(zip(kinds, keys, strict=True)):
-        out.setdefault(kind, {})[key] = values[i * width : (i + 1) * width]
+        out.setdefault(kind, {})[key] = values[i]
     return out
+
+
+def signature_values(column: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint32]:
+    """Stored signatures (each its hash values as little-endian uint32 bytes) as one rows x num_perm array."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    array = array.cast(pa.large_binary())
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+    sizes = np.diff(offsets)
+    if len(array) == 0 or offsets[-1] == offsets[0]:
+        return np.zeros((len(array), 0), dtype=np.uint32)
+    if (sizes != sizes[0]).any() or sizes[0] % 4:
+        raise ValueError("stored signatures must all hold the same number of 4-byte hash values")
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return data.view("<u4").reshape(len(array), int(sizes[0]) // 4).astype(np.uint32)
 
 
 def read_signatures(path: Path) -> dict[str, dict[str, npt.NDArray[np.uint32]]]:
@@ -520,22 +532,29 @@ def read_signatures(path: Path) -> dict[str, dict[str, npt.NDArray[np.uint32]]]:
     return _signature_map(pq.read_table(path))
 
 
-SIGNATURES_SCHEMA = pa.schema([("kind", pa.string()), ("text_key", pa.string()), ("signature", pa.list_(pa.uint32()))])
+# A signature is stored as the bytes of its hash values (little-endian uint32): Parquet writes and
+# reads such a column 3-4x faster than a list of uint32, whose every value carries a level.
+SIGNATURES_SCHEMA = pa.schema([("kind", pa.string()), ("text_key", pa.string()), ("signature", pa.large_binary())])
 INPUTS_SCHEMA = pa.schema([(c, pa.list_(pa.string()) if c == "warnings" else pa.string()) for c in DOC_COLUMNS])
 SITE_LINES_SCHEMA = pa.schema([("source", pa.string()), ("key", pa.string()), ("documents", pa.int64())])
 
 
 def signature_table(kind: str, texts: list[str], sig: npt.NDArray[np.uint32]) -> pa.Table:
-    """Signatures to store, one per distinct text (datasketch affine32, seed 1: see transforms/minhash.py)."""
+    """Signatures to store, one per distinct text (datasketch affine32, seed 1: see transforms/minhash.py).
+
+    `MinHash(hashvalues=np.frombuffer(stored, "<u4"), scheme="affine32", seed=1)` rebuilds one.
+    """
     keys = pa.array([text_key(t) for t in texts], pa.string())
     # The first row of each key, found in Arrow: a pandas Index of the key strings held the GIL.
     rows = np.sort(np.unique(keys.dictionary_encode().indices.to_numpy(), return_index=True)[1]).astype(np.int64)
-    offsets = np.arange(len(rows) + 1, dtype=np.int64) * sig.shape[1]
+    width = 4 * sig.shape[1]
+    offsets = np.arange(len(rows) + 1, dtype=np.int64) * width
+    data = np.ascontiguousarray(sig[rows], dtype="<u4").tobytes()
     return pa.table(
         {
             "kind": pa.array([kind] * len(rows), pa.string()),
             "text_key": keys.take(pa.array(rows, pa.int64())),
-            "signature": pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(sig[rows].ravel(), pa.uint32())),
+            "signature": pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(rows), [None, pa.py_buffer(offsets), pa.py_buffer(data)]),
         },
         schema=SIGNATURES_SCHEMA,
     )

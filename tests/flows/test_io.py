@@ -127,6 +127,29 @@ def test_signatures_are_stored_once_per_distinct_text_and_read_back(tmp_path: Pa
     assert pq.read_schema(path).equals(io.SIGNATURES_SCHEMA)
 
 
+def test_a_stored_signature_rebuilds_in_datasketch(tmp_path: Path) -> None:
+    import numpy as np
+    from datasketch import MinHash
+
+    from transforms.minhash import MinHashConfig, signatures
+
+    config = MinHashConfig()
+    texts = ["the harbour reopened after the storm on monday", "the harbour reopened after the storm on tuesday"]
+    sig = signatures(texts, config)
+    path = tmp_path / "signatures.parquet"
+    parts.write_table(path, io.signature_table("paragraph", texts, sig))
+    stored = pq.read_table(path).column("signature").to_pylist()
+    a, b = (MinHash(hashvalues=np.frombuffer(v, "<u4"), scheme="affine32", seed=config.seed) for v in stored)
+    assert np.array_equal(a.hashvalues, sig[0]) and a.jaccard(b) == float(np.mean(sig[0] == sig[1]))
+    assert np.array_equal(io.signature_values(pq.read_table(path).column("signature")), sig)
+
+
+def test_stored_signatures_of_different_lengths_are_refused() -> None:
+    column = pa.array([b"\x00" * 8, b"\x00" * 12], pa.large_binary())
+    with pytest.raises(ValueError, match="same number of 4-byte hash values"):
+        io.signature_values(column)
+
+
 def _state_parts(tmp_path: Path) -> dict[str, object]:
     """The smallest parts write_state needs: one read part, site lines, no files or rejections."""
     import pandas as pd

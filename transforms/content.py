@@ -205,16 +205,22 @@ def title_similarity(
     words: tuple[pa.Array, npt.NDArray[np.int64]], page: npt.NDArray[np.int64], page_titles: Sequence[str]
 ) -> npt.NDArray[np.float64]:
     """Jaccard similarity of each text's words (`minhash.words_of`) with those of its page's title (0 if either has none)."""
-    from transforms.kernels import pair_jaccard, sorted_sets
+    from transforms.kernels import title_jaccard
 
     block_words, block_counts = words
     title_words, title_counts = words_of(page_titles)
     # Words as exact integer ids (one dictionary over both), so set overlap is integer equality.
-    ids = pa.concat_arrays([block_words, title_words]).dictionary_encode().indices.to_numpy().astype(np.uint64)
-    offsets = np.concatenate(([0], np.cumsum(np.concatenate((block_counts, title_counts))))).astype(np.int64)
-    sets, set_offsets = sorted_sets(ids, offsets)
-    pairs = np.column_stack((np.arange(len(page), dtype=np.int64), len(page) + page.astype(np.int64)))
-    return pair_jaccard(sets, set_offsets, pairs)
+    encoded = pa.concat_arrays([block_words, title_words]).dictionary_encode()
+    ids = encoded.indices.to_numpy().astype(np.int64)
+    split = int(block_counts.sum())
+    return title_jaccard(
+        ids[:split],
+        np.concatenate(([0], np.cumsum(block_counts))).astype(np.int64),
+        np.ascontiguousarray(page, dtype=np.int64),
+        ids[split:],
+        np.concatenate(([0], np.cumsum(title_counts))).astype(np.int64),
+        len(encoded.dictionary),
+    )
 
 
 def block_features(

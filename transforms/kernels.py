@@ -74,6 +74,52 @@ def pair_jaccard(sets: npt.NDArray[np.uint64], offsets: npt.NDArray[np.int64], p
 
 
 @numba.njit(cache=True, nogil=True)
+def title_jaccard(
+    ids: npt.NDArray[np.int64],
+    offsets: npt.NDArray[np.int64],
+    page: npt.NDArray[np.int64],
+    title_ids: npt.NDArray[np.int64],
+    title_offsets: npt.NDArray[np.int64],
+    vocabulary: int,
+) -> npt.NDArray[np.float64]:
+    """|A & B| / |A | B| of each text's distinct word ids (A) and those of its page's title (B); 0.0 when both are empty.
+
+    Text t is ids[offsets[t]:offsets[t + 1]], its page's title title_ids[title_offsets[p]:title_offsets[p + 1]]
+    with p = page[t]; every id is below `vocabulary`. One pass, marking words by text and by page.
+    """
+    pages = title_offsets.shape[0] - 1
+    mark = np.full(vocabulary, -1, dtype=np.int64)
+    title_size = np.zeros(pages, dtype=np.int64)
+    for p in range(pages):
+        for k in range(title_offsets[p], title_offsets[p + 1]):
+            if mark[title_ids[k]] != p:
+                mark[title_ids[k]] = p
+                title_size[p] += 1
+    in_title = np.full(vocabulary, -1, dtype=np.int64)  # the page whose title last marked the word
+    seen = np.full(vocabulary, -1, dtype=np.int64)  # the text the word was last counted in
+    out = np.empty(offsets.shape[0] - 1, dtype=np.float64)
+    current = -1
+    for t in range(offsets.shape[0] - 1):
+        p = page[t]
+        if p != current:
+            for k in range(title_offsets[p], title_offsets[p + 1]):
+                in_title[title_ids[k]] = p
+            current = p
+        distinct = 0
+        inter = 0
+        for k in range(offsets[t], offsets[t + 1]):
+            w = ids[k]
+            if seen[w] != t:
+                seen[w] = t
+                distinct += 1
+                if in_title[w] == p:
+                    inter += 1
+        union = distinct + title_size[p] - inter
+        out[t] = inter / union if union else 0.0
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def split_words(
     chars: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], space: np.uint8
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -404,6 +450,7 @@ def precompile() -> None:
     split_words(np.frombuffer(b"ab c", dtype=np.uint8).copy(), np.array([0, 4], dtype=np.int64), np.uint8(0x20))
     sets, set_offsets = sorted_sets(u32.astype(np.uint64), offsets)
     pair_jaccard(sets, set_offsets, np.array([[0, 1]], dtype=np.int64))
+    title_jaccard(np.arange(3, dtype=np.int64), offsets, np.zeros(2, dtype=np.int64), np.arange(2, dtype=np.int64), np.array([0, 2]), 3)
     shared_key_pairs(np.zeros((2, 3), dtype=np.uint64), 4)
     best_spans(np.zeros(3), offsets)
     siphash24(np.frombuffer(b"ab c", dtype=np.uint8).copy(), np.array([0, 4], dtype=np.int64), np.uint64(1), np.uint64(2))

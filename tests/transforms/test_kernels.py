@@ -122,6 +122,7 @@ def test_precompile_covers_the_argument_types_a_run_uses() -> None:
         kernels.split_words,
         kernels.sorted_sets,
         kernels.pair_jaccard,
+        kernels.title_jaccard,
         kernels.shared_key_pairs,
         kernels.best_spans,
         kernels.byte_counts,
@@ -150,3 +151,21 @@ def test_precompile_covers_the_argument_types_a_run_uses() -> None:
     docs = pd.DataFrame({"doc_id": ["s/a", "s/b"], "source": "s", "title": [None, "Given"], "text": ["Ferry Resumes\n" + texts[0], ""]})
     assert clean_documents(docs, blocks_table(docs), SiteStats(), CleanConfig()).paragraphs["text"].tolist() == texts[:1]
     assert [len(loop.signatures) for loop in loops] == compiled
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    texts=st.lists(st.tuples(st.integers(0, 2), st.lists(st.integers(0, 6), max_size=6)), max_size=12),
+    titles=st.lists(st.lists(st.integers(0, 6), max_size=4), min_size=3, max_size=3),
+)
+def test_title_jaccard_is_the_jaccard_of_word_sets_in_any_page_order(texts: list[tuple[int, list[int]]], titles: list[list[int]]) -> None:
+    # Pages in any order, revisited too: a text is compared with its own page's title only.
+    ids = np.array([w for _, words in texts for w in words], dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum([len(words) for _, words in texts]))).astype(np.int64)
+    title_ids = np.array([w for words in titles for w in words], dtype=np.int64)
+    title_offsets = np.concatenate(([0], np.cumsum([len(words) for words in titles]))).astype(np.int64)
+    page = np.array([p for p, _ in texts], dtype=np.int64)
+    out = kernels.title_jaccard(ids, offsets, page, title_ids, title_offsets, 7).tolist()
+    for (p, words), got in zip(texts, out, strict=True):
+        a, b = set(words), set(titles[p])
+        assert got == (len(a & b) / len(a | b) if a | b else 0.0)

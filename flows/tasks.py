@@ -291,7 +291,7 @@ def count_site_lines(work: Path, index: int) -> int:
     """Distinct (source, line, page group) of the partition: counts that add up across partitions."""
     folder = work / f"p{index:05d}"
     raw_ids = parts.read_frame(folder / "raw_ids.parquet")
-    blocks = parts.read_frame(folder / "blocks.parquet")
+    blocks = parts.read_frame(folder / "blocks.parquet", ["doc_id", "source", "key", "n_words"])  # not the texts
     blocks = blocks[tables.rows_in(blocks["doc_id"], raw_ids["doc_id"])]
     groups = parts.read_doc_ids(work / "groups.parquet", raw_ids["doc_id"].tolist())
     with_groups = blocks.merge(groups, on="doc_id", how="left")

@@ -341,7 +341,8 @@ class CleanCounts:
 def clean_partition(work: Path, index: int, settings: Settings, previous: io.PreviousRun | None, affected: set[str]) -> CleanCounts:
     """Rules, repeats, site chrome and the content model for the partition's changed sources; last run's rows for the rest."""
     folder = work / f"p{index:05d}"
-    docs = parts.read_frame(folder / "docs.parquet")
+    # The documents' metadata only: their texts are in the blocks.
+    docs = parts.read_frame(folder / "docs.parquet", [c for c in io.INPUTS_SCHEMA.names if c != "text"])
     blocks = parts.read_frame(folder / "blocks.parquet")
     fresh_docs = docs[docs["source"].isin(affected)].reset_index(drop=True)
     fresh_blocks = blocks[tables.rows_in(blocks["doc_id"], fresh_docs["doc_id"])].reset_index(drop=True)

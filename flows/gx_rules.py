@@ -19,7 +19,7 @@ from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.expectations.expectation import ColumnMapExpectation
 from great_expectations.expectations.metrics.map_metric_provider import ColumnMapMetricProvider, column_condition_partial
 
-from transforms.bulk import Texts, large_strings
+from transforms.bulk import Texts
 from transforms.rules import Rule, RuleSet
 
 
@@ -31,7 +31,7 @@ class ColumnValuesNotMatchRules(ColumnMapMetricProvider):
     def _pandas(cls, column: pd.Series, rules: list[dict[str, Any]], **kwargs: Any) -> pd.Series:
         ruleset = RuleSet(tuple(Rule(**r) for r in rules))
         strings = column.astype(str)
-        bulk = Texts.of(large_strings(strings))
+        bulk = Texts.of(strings)
         hits = ruleset.match_all(strings.tolist(), bulk.token_counts(), bulk)
         return pd.Series(np.array([h is None for h in hits], dtype=bool), index=column.index)
 

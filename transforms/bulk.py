@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol
@@ -102,7 +101,8 @@ class Texts:
     python_rows: npt.NDArray[np.int64]
 
     @classmethod
-    def of(cls, texts: Sequence[str] | pa.Array) -> Texts:
+    def of(cls, texts: Any) -> Texts:
+        """Texts of any column `large_strings` reads (a list, a pandas Series, an Arrow array)."""
         array = large_strings(texts)
         not_plain = pc.match_substring_regex(array, NOT_PLAIN).to_numpy(zero_copy_only=False)
         return cls(array, np.flatnonzero(not_plain))

@@ -238,7 +238,7 @@ def block_features(
     `rows` or not, informs the features of its neighbours and its page.
     """
     # The columns as Arrow arrays, not lists of Python strings: every pass below runs on their buffers.
-    bulk = Texts.of(large_strings(blocks["text"]))
+    bulk = Texts.of(blocks["text"])
     words = words_of(bulk.array)
     # Columns as arrays, made one float64 matrix at the end: the model reads that matrix as it is.
     feats: dict[str, npt.NDArray[Any]] = _text_features(bulk, words, rows)

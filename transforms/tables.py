@@ -56,7 +56,7 @@ def blocks_table(docs: pd.DataFrame) -> pd.DataFrame:
         }
     ).filter(nonempty)
     out: pd.DataFrame = table.to_pandas().sort_values(["doc_id", "position"], kind="stable").reset_index(drop=True)
-    texts = Texts.of(large_strings(out["text"]))
+    texts = Texts.of(out["text"])
     out["key"] = pd.Series(texts.words_joined(), dtype="str")  # repeat_key, from Arrow without Python strings
     out["n_words"] = texts.token_counts()  # len(text.split())
     return out
@@ -99,7 +99,7 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, 
     texts: list[str] = blocks["text"].tolist()
     positions: list[int] = blocks["position"].tolist()
     # The regexes read the Arrow column itself: no second conversion of the Python strings.
-    bulk = Texts.of(large_strings(blocks["text"]))
+    bulk = Texts.of(blocks["text"])
     facts = block_facts(texts, config, blocks["key"].tolist(), blocks["n_words"].to_numpy(), bulk)
     doc_starts, doc_stops = _document_spans(docs, blocks)
     absent = [None] * len(docs)
@@ -582,11 +582,12 @@ def conservation(blocks: pd.DataFrame, documents: pd.DataFrame, paragraphs: pd.D
     input_pair, placed_pair = pair[: len(input_doc)], pair[len(input_doc) :]
     is_input = np.zeros(int(pair.max(initial=-1)) + 1, dtype=bool)
     is_input[input_pair] = True
-    known, first = np.unique(placed_pair[is_input[placed_pair]], return_index=True)
+    accounted = is_input[placed_pair]
+    _, first = np.unique(placed_pair[accounted], return_index=True)  # each input pair placed, once
     n = len(documents)
     out = pd.DataFrame({"doc_id": documents["doc_id"].reset_index(drop=True)})
     out["input_blocks"] = np.bincount(input_doc, minlength=n).astype(np.int64)
-    out["accounted_blocks"] = np.bincount(placed_doc[is_input[placed_pair]][first], minlength=n).astype(np.int64) if len(known) else 0
+    out["accounted_blocks"] = np.bincount(placed_doc[accounted][first], minlength=n).astype(np.int64)
     out["placed_rows"] = np.bincount(placed_doc, minlength=n).astype(np.int64)
     out["extra_rows"] = out["placed_rows"] - out["accounted_blocks"]
     return out
@@ -605,7 +606,7 @@ def _pair_ids(first: npt.NDArray[np.int64], second: npt.NDArray[np.int64]) -> np
         inverse: npt.NDArray[np.int64] = np.unique((first << 32) | second, return_inverse=True)[1].astype(np.int64)
         return inverse
     order = np.lexsort((second, first))
-    changed = np.r_[True, (np.diff(first[order]) != 0) | (np.diff(second[order]) != 0)] if len(order) else np.zeros(0, dtype=bool)
+    changed = np.r_[True, (np.diff(first[order]) != 0) | (np.diff(second[order]) != 0)]  # not empty: see above
     ids = np.empty(len(order), dtype=np.int64)
     ids[order] = np.cumsum(changed) - 1
     return ids

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -87,11 +88,14 @@ def pairs_from_band_keys(keys: npt.NDArray[np.uint64], items: I64, config: NearD
     positions = shared_key_pairs(np.ascontiguousarray(keys.T), config.bucket_window)
     if not len(positions):
         return np.zeros((0, 2), dtype=np.int64)
-    pairs = items[positions]
-    pairs = np.sort(pairs, axis=1)
-    # One int64 per pair: np.unique over rows (axis=0) sorts a void view and takes seconds.
+    # One int64 per pair (np.unique over rows sorts a void view and takes seconds), made unique by
+    # hashing before anything is sorted: a pair comes out once per band it shares, 16 times as many
+    # positions as pairs on the bench corpus, and sorting them all cost 3-5x more.
+    n = np.int64(len(items))
+    found = pd.unique(positions[:, 0] * n + positions[:, 1])
+    first, second = items[found // n], items[found % n]
     span = np.int64(int(items.max()) + 1)
-    packed = np.unique(pairs[:, 0] * span + pairs[:, 1])
+    packed = np.sort(np.minimum(first, second) * span + np.maximum(first, second))
     return np.stack([packed // span, packed % span], axis=1)
 
 

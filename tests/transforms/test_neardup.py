@@ -123,12 +123,15 @@ def test_exact_jaccard_of_any_multisets_equals_set_jaccard(segments: list[list[i
     assert exact_jaccard(pairs, hashes, offsets).tolist() == expected
 
 
-def test_band_pairs_are_exactly_the_pairs_sharing_a_band() -> None:
+@pytest.mark.parametrize("ascending", [True, False])
+def test_band_pairs_are_exactly_the_pairs_sharing_a_band(ascending: bool) -> None:
     rng = np.random.default_rng(5)
     keys = rng.integers(0, 6, size=(300, 4)).astype(np.uint64)  # small key range: many shared buckets
-    items = np.arange(10, 310, dtype=np.int64)
+    items = np.arange(10, 310, dtype=np.int64) if ascending else rng.permutation(np.arange(10, 910, 3, dtype=np.int64))
     found = pairs_from_band_keys(keys, items, NearDupConfig(bands=4, rows=1, bucket_window=400))
-    expected = sorted((int(items[i]), int(items[j])) for i, j in itertools.combinations(range(len(items)), 2) if (keys[i] == keys[j]).any())
+    expected = sorted(
+        tuple(sorted((int(items[i]), int(items[j])))) for i, j in itertools.combinations(range(len(items)), 2) if (keys[i] == keys[j]).any()
+    )
     assert [tuple(p) for p in found.tolist()] == expected
 
 

@@ -36,7 +36,10 @@ import pyarrow.parquet as pq
 WORK_PREFIX = ".work-"
 # Parts are read once or twice and deleted with the run: neither compressed nor dictionary-encoded,
 # which halves the time to write and read them (texts make dictionaries that are tried and dropped).
-WORK_PARQUET: dict[str, Any] = {"compression": "none", "use_dictionary": False, "row_group_size": 4096}
+# Row groups of 64k rows: 4,096 took twice as long to write (a partition's blocks: 0.145 against 0.075 s).
+WORK_PARQUET: dict[str, Any] = {"compression": "none", "use_dictionary": False, "row_group_size": 65536}
+# Parts read by doc_id range (read_range): small row groups, whose statistics let a reader skip most of them.
+RANGED_PARQUET: dict[str, Any] = {**WORK_PARQUET, "row_group_size": 4096}
 
 
 def new_work_dir(output: Path) -> Path:
@@ -56,14 +59,17 @@ def partition_dir(work: Path, index: int) -> Path:
     return folder
 
 
-def write_frame(path: Path, frame: pd.DataFrame, schema: pa.Schema | None = None) -> None:
-    write_table(path, pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+def write_frame(path: Path, frame: pd.DataFrame, schema: pa.Schema | None = None, ranged: bool = False) -> None:
+    write_table(path, pa.Table.from_pandas(frame, schema=schema, preserve_index=False), ranged)
 
 
-def write_table(path: Path, table: pa.Table) -> None:
-    """A part, written under a temporary name and renamed: a reader never sees half of one."""
+def write_table(path: Path, table: pa.Table, ranged: bool = False) -> None:
+    """A part, written under a temporary name and renamed: a reader never sees half of one.
+
+    `ranged`: the part will be read by `read_range`, and is written in small row groups.
+    """
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, **WORK_PARQUET)
+    pq.write_table(table, tmp, **(RANGED_PARQUET if ranged else WORK_PARQUET))
     tmp.replace(path)
 
 

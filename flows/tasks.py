@@ -134,7 +134,7 @@ def _ids(docs: pd.DataFrame) -> pd.DataFrame:
 def read_batch(raw: Path, batch: list[str], work: Path, index: int) -> ReadResult:
     ingested = io.read_raw_files(raw, batch)
     docs = io.documents_frame(ingested)
-    parts.write_frame(work / "read" / f"{index:05d}.parquet", docs[io.DOC_COLUMNS], io.INPUTS_SCHEMA)
+    parts.write_frame(work / "read" / f"{index:05d}.parquet", docs[io.DOC_COLUMNS], io.INPUTS_SCHEMA, ranged=True)
     rejections = io.rejected_frame(ingested)
     get_run_logger().info("read %d files: %d documents, %d rejected", len(batch), len(docs), len(rejections))
     return ReadResult(_ids(docs), rejections)
@@ -144,7 +144,7 @@ def read_batch(raw: Path, batch: list[str], work: Path, index: int) -> ReadResul
 def reuse_inputs(previous: io.PreviousRun, reused: list[str], work: Path) -> ReadResult:
     """Documents and read rejections of files unchanged since the last run, from its state."""
     docs = io.previous_inputs(previous, reused)
-    parts.write_frame(work / "read" / "reused.parquet", docs[io.DOC_COLUMNS], io.INPUTS_SCHEMA)
+    parts.write_frame(work / "read" / "reused.parquet", docs[io.DOC_COLUMNS], io.INPUTS_SCHEMA, ranged=True)
     rejections = previous.read_rejections[previous.read_rejections["input_file"].isin(set(reused))]
     get_run_logger().info("reused %d documents of %d unchanged files", len(docs), len(reused))
     return ReadResult(_ids(docs), rejections.reset_index(drop=True))
@@ -184,7 +184,7 @@ def plan_partitions(results: list[ReadResult], previous: io.PreviousRun | None, 
             len(rejected),
             ", ".join(f"{n} {reason}" for reason, n in by_reason.items()),
         )
-    parts.write_frame(work / "accepted.parquet", ids[["doc_id", "input_path"]])
+    parts.write_frame(work / "accepted.parquet", ids[["doc_id", "input_path"]], ranged=True)
     affected: set[str] | None
     if previous is None:
         affected = set(ids["source"])

@@ -13,8 +13,11 @@ from flows import parts
 _IDS = [f"site/{i:06d}" for i in range(10_000)]
 
 
+_RANGES = [("site/000000", None), ("site/004096", "site/004097"), ("site/001234", "site/009000"), ("site/5", None)]
+
+
 @pytest.mark.parametrize("ranged", [True, False])
-@pytest.mark.parametrize(("lo", "hi"), [("site/000000", None), ("site/004096", "site/004097"), ("site/001234", "site/009000"), ("site/5", None)])
+@pytest.mark.parametrize(("lo", "hi"), _RANGES)
 def test_a_range_reads_exactly_its_rows(tmp_path: Path, ranged: bool, lo: str, hi: str | None) -> None:
     path = tmp_path / "part.parquet"
     parts.write_frame(path, pd.DataFrame({"doc_id": _IDS, "n": range(len(_IDS))}), ranged=ranged)

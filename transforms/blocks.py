@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import pyarrow as pa
@@ -18,6 +18,8 @@ _ODD_SPACE = "\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000" + r"\t\x0c\x0b"
 _SPACES = f"[ {_ODD_SPACE}]*[{_ODD_SPACE}][ {_ODD_SPACE}]*|  +"
 # A space beside a line break (only where there is one: every line break would be matched otherwise).
 _SPACE_AT_BREAK = r" \n ?|\n "
+# Texts with anything the rare fixes change.
+_RARE = f"{_LINE_BREAKS}|{_INVISIBLE}"
 
 
 class Block(NamedTuple):
@@ -37,13 +39,34 @@ def normalize_texts(texts: Sequence[str]) -> list[str]:
     stripping every line is dropping the one space beside each line break and at the ends. Texts must
     be encodable as UTF-8 (no lone surrogates; the JSONL reader replaces them).
     """
-    array = pc.utf8_normalize(pa.array(texts, type=pa.large_string()), "NFC")
-    array = pc.replace_substring_regex(array, _LINE_BREAKS, "\n")
-    array = pc.replace_substring_regex(array, _INVISIBLE, "")
+    array = pa.array(texts, type=pa.large_string())
+    # NFC and the two rare fixes rewrite only the texts they can change (ASCII is always NFC; line
+    # breaks other than LF and invisible characters are in a few texts): on the bench corpus a
+    # fifteenth and 31 of 24,619 texts, where passing every text through them cost 0.4 s.
+    array = _on_rows(array, pc.invert(pc.string_is_ascii(array)), lambda a: pc.utf8_normalize(a, "NFC"))
+    array = _on_rows(array, pc.match_substring_regex(array, _RARE), _rare_fixes)
     array = pc.replace_substring_regex(array, _SPACES, " ")
     array = pc.replace_substring_regex(array, _SPACE_AT_BREAK, "\n")
     out: list[str] = pc.utf8_trim(array, " ").to_pylist()
     return out
+
+
+def _rare_fixes(array: pa.LargeStringArray) -> pa.LargeStringArray:
+    array = pc.replace_substring_regex(array, _LINE_BREAKS, "\n")
+    return pc.replace_substring_regex(array, _INVISIBLE, "")
+
+
+def _on_rows(
+    array: pa.LargeStringArray, rows: pa.BooleanArray, change: Callable[[pa.LargeStringArray], pa.LargeStringArray]
+) -> pa.LargeStringArray:
+    """`array` with `change` applied to the texts at `rows` (a mask; null: not changed) and no others."""
+    rows = rows.fill_null(False)
+    count = pc.sum(rows).as_py() or 0
+    if count == 0:
+        return array
+    if count == len(array):
+        return change(array)
+    return pc.replace_with_mask(array, rows, change(array.filter(rows)))
 
 
 def normalize_text(text: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.blocks import Block, collapse_whitespace, normalize_text, split_blocks
+from transforms.blocks import Block, collapse_whitespace, normalize_text, normalize_texts, split_blocks
 from transforms.tables import blocks_table
 
 NORMALIZE_CASES = [
@@ -55,6 +55,16 @@ def normalize_line_by_line(text: str) -> str:
 @given(st.text(alphabet=st.sampled_from([*WHITE_SPACE, *ODD, "a", "B", "."]), max_size=40))
 def test_normalize_text_equals_its_line_by_line_definition(text: str) -> None:
     assert normalize_text(text) == normalize_line_by_line(text)
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from([*WHITE_SPACE, *ODD, "a", "B", "."]), max_size=12) | st.text("ab .\n", max_size=12)))
+def test_normalize_texts_equals_the_definition_text_by_text(texts: list[str]) -> None:
+    # Some passes rewrite only the texts they can change: the others must come out all the same.
+    assert normalize_texts(texts) == [normalize_line_by_line(t) for t in texts]
+
+
+def test_normalize_texts_keeps_a_missing_text_missing() -> None:
+    assert normalize_texts([None, "caf\u0065\u0301 \r\n", "x  y"]) == [None, "caf\u00e9\n", "x y"]  # type: ignore[list-item]
 
 
 def test_split_blocks_keeps_line_numbers() -> None:

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from transforms.blocks import normalize_texts
+from transforms.blocks import normalized_array
 from transforms.decoding import Decoded, decode_bytes
 from transforms.dedup import published_instant, text_key
 from transforms.schema import TABLES
@@ -320,7 +320,7 @@ def documents_frame(ingested: Ingested) -> pd.DataFrame:
         # Typed, not object columns of nothing: a batch of only rejected files is still a batch.
         return INPUTS_SCHEMA.empty_table().to_pandas()
     frame = pd.DataFrame(ingested.documents, columns=DOC_COLUMNS)
-    frame["text"] = normalize_texts(frame["text"].tolist())
+    frame["text"] = normalized_array(frame["text"]).to_pandas()  # Arrow to Arrow: no Python strings
     return frame.sort_values(["doc_id", "input_path"], kind="stable").reset_index(drop=True)
 
 

@@ -114,6 +114,10 @@ class Texts:
         moved = position[self.python_rows]
         return Texts(self.array.take(pa.array(rows, pa.int64())), np.sort(moved[moved >= 0]))
 
+    def head(self, count: int) -> Texts:
+        """The first `count` texts (a slice of the same array, not a copy)."""
+        return Texts(self.array.slice(0, count), self.python_rows[: int(np.searchsorted(self.python_rows, count))])
+
     def python_texts(self) -> list[str]:
         return self.array.take(pa.array(self.python_rows, pa.int64())).to_pylist()  # type: ignore[no-any-return]
 

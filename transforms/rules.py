@@ -232,16 +232,22 @@ class RuleSet:
         """
         out: list[RuleMatch | None] = [None] * len(texts)
         n_words = np.asarray(n_words, dtype=np.int64)
+        # The texts a rule may match, shortest first: a rule's texts (up to its word limit) are then
+        # a prefix, which Arrow slices without copying (a copy of them per rule cost 0.15 s per partition).
         short = np.flatnonzero(n_words <= self._max_words)
+        short = short[np.argsort(n_words[short], kind="stable")]
+        limits = n_words[short]
         candidates = Texts.of([texts[i] for i in short.tolist()]) if bulk is None else bulk.take(short)
         undecided = np.ones(len(short), dtype=bool)
         for rule, pattern, timeout in self._compiled:
-            rows = np.flatnonzero(undecided & (n_words[short] <= rule.max_words))
-            if not len(rows):
+            upto = int(np.searchsorted(limits, rule.max_words, side="right"))
+            if not undecided[:upto].any():
                 continue
             if timeout is None:
-                hit = rows[candidates.take(rows).search(rule.pattern, rule.ignore_case, pattern)]
+                # Texts a rule before this one matched are searched again here, and left as they are.
+                hit = np.flatnonzero(candidates.head(upto).search(rule.pattern, rule.ignore_case, pattern) & undecided[:upto])
             else:
+                rows = np.flatnonzero(undecided[:upto])
                 hit = np.array([r for r in rows.tolist() if _found(pattern, texts[short[r]], timeout)], dtype=np.int64)
             for r in hit.tolist():
                 found = _found(pattern, texts[short[r]], timeout)

@@ -140,6 +140,14 @@ def test_take_keeps_the_python_rows(texts: list[str]) -> None:
 
 
 @settings(max_examples=80, deadline=None)
+@given(texts=texts, count=st.integers(0, 12))
+def test_head_keeps_the_python_rows(texts: list[str], count: int) -> None:
+    head = Texts.of(texts).head(count)
+    assert head.array.to_pylist() == texts[:count]
+    assert head.python_rows.tolist() == Texts.of(texts[:count]).python_rows.tolist()
+
+
+@settings(max_examples=80, deadline=None)
 @given(texts=texts)
 def test_text_features_equal_one_by_one(texts: list[str]) -> None:
     fast, slow = content._text_features(texts), content.text_features_one_by_one(texts)
@@ -149,11 +157,24 @@ def test_text_features_equal_one_by_one(texts: list[str]) -> None:
 
 # Texts longer than every rule's word limit are never searched: the rows searched are a subset.
 _LONG_THEN_CHROME = ["Sign up for our newsletter " + "word " * 100, "Sign up for our newsletter", "word " * 90, "Follow us on Twitter"]
+# Rules are searched over the texts shortest first: matches of rules with any word limit, in texts
+# of any length order, some in Python's engine (not plain).
+_MIXED_CHROME = [
+    "Share this " + "word " * 20,  # over share_prompt's limit of 12 words
+    "Copyright © 2024 Ünïcode Média. All rights reserved. " + "word " * 30,
+    "Share this " + "word " * 10,  # at share_prompt's limit
+    "Share this",
+    "Home > News > Wörld",
+    "Photo: Jane Doe / AP Photo",
+    "Sign up for our newsletter",
+    "Advertisement",
+]
 
 
 @settings(max_examples=80, deadline=None)
 @given(texts=texts)
 @example(texts=_LONG_THEN_CHROME)
+@example(texts=_MIXED_CHROME)
 def test_rule_matches_equal_one_by_one(texts: list[str]) -> None:
     rules = RuleSet()
     n_words = np.array([len(t.split()) for t in texts])

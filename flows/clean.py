@@ -85,7 +85,7 @@ def clean_flow(
                 # The artifact is written for failed runs too: it names the failing expectation.
                 tasks.publish_report(summary, len(plan.ids) + len(plan.rejected))
         finally:
-            parts.remove_work_dir(work)
+            parts.remove_work_dir_soon(work)
     summary["changed"] = True
     get_run_logger().info("finished in %.1f s", time.perf_counter() - started)
     return summary

@@ -106,6 +106,7 @@ def test_kill_at_every_point_leaves_a_complete_version(tmp_path: Path) -> None:
     base = tmp_path / "base" / "out"
     base.parent.mkdir()
     assert _run(raw, base, api).returncode == 0
+    assert not list(base.glob(".work-*")), "the run exited before its work folder was removed"
     old = _snapshot(base)
     (raw / "coastalpost.example" / "ferry-service.txt").write_text(NEW_PAGE)
     fresh = tmp_path / "fresh" / "out"

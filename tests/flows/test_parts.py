@@ -33,3 +33,12 @@ def test_ranged_parts_come_in_small_row_groups_and_others_in_large_ones(tmp_path
     assert pq.ParquetFile(tmp_path / "ranged.parquet").num_row_groups == 3  # 4,096 rows each
     assert pq.ParquetFile(tmp_path / "whole.parquet").num_row_groups == 1
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_the_work_folder_is_removed_by_a_thread_the_interpreter_waits_for(tmp_path: Path) -> None:
+    work = parts.new_work_dir(tmp_path / "out")
+    parts.write_frame(parts.partition_dir(work, 0) / "docs.parquet", pd.DataFrame({"doc_id": _IDS}))
+    thread = parts.remove_work_dir_soon(work)
+    assert not thread.daemon
+    thread.join(timeout=30)
+    assert not work.exists() and (tmp_path / "out").is_dir()

@@ -307,26 +307,33 @@ def block_features(
     feats["main_run_dist"] = np.clip(run_dist, -50, 50)
     feats["main_run_pos"] = np.clip(run_pos, -5, 5)
     feats["prose"] = prose
-    # The same signals for the neighbours (0 beyond the page's ends).
-    every = np.arange(len(page))
+    # The same signals for the neighbours (0 beyond the page's ends) and over windows of the page,
+    # found for the rows asked for alone (every block's signals feed them): `near` holds one value per row.
+    at = np.arange(len(page)) if rows is None else rows
+    start, end = page_start[at], page_end[at]
+    near: dict[str, npt.NDArray[Any]] = {}
     for off in NEIGHBOUR_OFFSETS:
-        j = every + off
-        inside = (j >= page_start) & (j <= page_end)
+        j = at + off
+        inside = (j >= start) & (j <= end)
         jj = np.where(inside, j, 0)
         for col in ("log_words", "sentence_end", "removed", "stop_ratio", "has_time", "cap_ratio"):
-            feats[f"{col}_{off:+d}"] = np.where(inside, np.asarray(feats[col], dtype=np.float64)[jj], 0.0)
-    feats["short"] = feats["n_words"] <= 3
+            near[f"{col}_{off:+d}"] = np.where(inside, np.asarray(feats[col], dtype=np.float64)[jj], 0.0)
+    short = feats["n_words"] <= 3
+    near["short"] = short[at]
     for col in ("prose", "log_words", "short", "removed", "stop_ratio"):
+        values = np.asarray(short if col == "short" else feats[col], dtype=np.float64)
         for w in (3, 8):
-            feats[f"{col}_window_{w}"] = window_mean(np.asarray(feats[col], dtype=np.float64), page_start, page_end, w)
+            near[f"{col}_window_{w}"] = window_mean(values, page_start, page_end, w, at)
     # Row-major, as LightGBM predicts fastest (a column-major matrix cost it a fifth more CPU than
     # filling this one row-major costs), held by pandas without a copy. Only the rows asked for: the
     # model scores only the blocks still kept, and this matrix is the largest thing the stage writes.
     index = blocks.index if rows is None else blocks.index[rows]
-    matrix = np.empty((len(index), len(feats)), order="C")
+    matrix = np.empty((len(index), len(feats) + len(near)), order="C")
     for column, values in enumerate(feats.values()):
         matrix[:, column] = values if rows is None else np.asarray(values)[rows]
-    return pd.DataFrame(matrix, columns=list(feats), index=index, copy=False)
+    for column, values in enumerate(near.values(), start=len(feats)):
+        matrix[:, column] = values
+    return pd.DataFrame(matrix, columns=[*feats, *near], index=index, copy=False)
 
 
 def _source_and_key(sources: Any, keys: Any) -> pa.Array:
@@ -335,13 +342,17 @@ def _source_and_key(sources: Any, keys: Any) -> pa.Array:
 
 
 def window_mean(
-    values: npt.NDArray[np.float64], page_start: npt.NDArray[np.int64], page_end: npt.NDArray[np.int64], w: int
+    values: npt.NDArray[np.float64],
+    page_start: npt.NDArray[np.int64],
+    page_end: npt.NDArray[np.int64],
+    w: int,
+    at: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.float64]:
-    """Mean of values[i-w .. i+w], clipped to each block's own page (cumulative sums, no Python loop)."""
+    """Mean of values[i-w .. i+w], clipped to each block's own page (cumulative sums, no Python loop), for i in `at` (default: all)."""
     csum = np.concatenate(([0.0], np.cumsum(values)))
-    i = np.arange(len(values))
-    lo = np.maximum(i - w, page_start)
-    hi = np.minimum(i + w, page_end)
+    i = np.arange(len(values)) if at is None else at
+    lo = np.maximum(i - w, page_start[i])
+    hi = np.minimum(i + w, page_end[i])
     out: npt.NDArray[np.float64] = (csum[hi + 1] - csum[lo]) / (hi - lo + 1)
     return out
 

@@ -320,7 +320,7 @@ def documents_frame(ingested: Ingested) -> pd.DataFrame:
         # Typed, not object columns of nothing: a batch of only rejected files is still a batch.
         return INPUTS_SCHEMA.empty_table().to_pandas()
     frame = pd.DataFrame(ingested.documents, columns=DOC_COLUMNS)
-    frame["text"] = normalized_array(frame["text"]).to_pandas()  # Arrow to Arrow: no Python strings
+    frame["text"] = normalized_array(frame["text"]).to_pandas().set_axis(frame.index)  # Arrow to Arrow: no Python strings
     return frame.sort_values(["doc_id", "input_path"], kind="stable").reset_index(drop=True)
 
 

@@ -25,7 +25,7 @@ from prefect.cache_policies import NO_CACHE
 from flows import faults, io, parts, report, validation
 from flows.config import Settings
 from transforms import dedup, incremental, sitechrome, tables
-from transforms.bulk import large_strings
+from transforms.bulk import Texts, large_strings
 from transforms.minhash import shingle_hashes
 from transforms.schema import DOCUMENTS, PARAGRAPHS, REMOVED
 
@@ -349,10 +349,12 @@ def clean_partition(work: Path, index: int, settings: Settings, previous: io.Pre
     stats = sitechrome.stats_for_sources(
         parts.read_frame(work / "site_lines.parquet"), parts.read_frame(work / "site_sizes.parquet"), set(fresh_docs["source"])
     )
-    cleaned = tables.clean_documents(fresh_docs, fresh_blocks, stats, settings.clean)
+    # The block texts' Arrow form, made once for the cleaner and the content model.
+    bulk = Texts.of(fresh_blocks["text"])
+    cleaned = tables.clean_documents(fresh_docs, fresh_blocks, stats, settings.clean, bulk)
     content_removed = 0
     if settings.content is not None and len(cleaned.paragraphs):
-        selected = tables.select_content(fresh_blocks, cleaned, stats, settings.content)
+        selected = tables.select_content(fresh_blocks, cleaned, stats, settings.content, bulk)
         content_removed = len(cleaned.paragraphs) - len(selected.paragraphs)
         cleaned = selected
     reused_ids = sorted(set(docs["doc_id"]) - set(fresh_docs["doc_id"]))

@@ -231,14 +231,16 @@ def block_features(
     site_lines: pd.DataFrame,
     site_sizes: Mapping[str, int],
     rows: npt.NDArray[np.int64] | None = None,
+    bulk: Texts | None = None,
 ) -> pd.DataFrame:
     """Stage-1 features of the blocks at `rows` (every block when None), indexed as `blocks` is.
 
     `blocks` is sorted by doc_id, position (doc_id, source, position, text, key). Every block, among
-    `rows` or not, informs the features of its neighbours and its page.
+    `rows` or not, informs the features of its neighbours and its page. `bulk` is
+    `Texts.of(blocks["text"])`, when already made.
     """
     # The columns as Arrow arrays, not lists of Python strings: every pass below runs on their buffers.
-    bulk = Texts.of(blocks["text"])
+    bulk = Texts.of(blocks["text"]) if bulk is None else bulk
     words = words_of(bulk.array)
     # Columns as arrays, made one float64 matrix at the end: the model reads that matrix as it is.
     feats: dict[str, npt.NDArray[Any]] = _text_features(bulk, words, rows)

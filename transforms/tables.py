@@ -88,8 +88,12 @@ def run_starts(ids: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
     return np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]).astype(np.int64)
 
 
-def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, config: CleanConfig) -> CleanedCorpus:
+def clean_documents(
+    docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, config: CleanConfig, bulk: Texts | None = None
+) -> CleanedCorpus:
     """Run the in-document cleaner over every document (`blocks` sorted by doc_id, position).
+
+    `bulk` is `Texts.of(blocks["text"])`, when already made (select_content reads the same).
 
     The same rows as `clean_documents_one_by_one`: the decisions of every document come from one
     compiled loop (`kernels.clean_decisions`), and only the rows that carry text are built in Python.
@@ -99,7 +103,7 @@ def clean_documents(docs: pd.DataFrame, blocks: pd.DataFrame, stats: SiteStats, 
     texts: list[str] = blocks["text"].tolist()
     positions: list[int] = blocks["position"].tolist()
     # The regexes read the Arrow column itself: no second conversion of the Python strings.
-    bulk = Texts.of(blocks["text"])
+    bulk = Texts.of(blocks["text"]) if bulk is None else bulk
     facts = block_facts(texts, config, blocks["key"].tolist(), blocks["n_words"].to_numpy(), bulk)
     doc_starts, doc_stops = _document_spans(docs, blocks)
     absent = [None] * len(docs)
@@ -428,22 +432,32 @@ def block_states(blocks: pd.DataFrame, cleaned: CleanedCorpus) -> npt.NDArray[np
 
 
 def content_features(
-    blocks: pd.DataFrame, cleaned: CleanedCorpus, stats: SiteStats, states: npt.NDArray[np.int64], rows: npt.NDArray[np.int64] | None = None
+    blocks: pd.DataFrame,
+    cleaned: CleanedCorpus,
+    stats: SiteStats,
+    states: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64] | None = None,
+    bulk: Texts | None = None,
 ) -> pd.DataFrame:
-    """Content features of the blocks at `rows`, or of every block (blocks sorted by doc_id, position; states from block_states)."""
+    """Content features of the blocks at `rows`, or of every block (blocks sorted by doc_id, position; states from block_states).
+
+    `bulk` is `Texts.of(blocks["text"])`, when already made.
+    """
     docs = cleaned.documents
     title_pos = {d: (int(p) if p is not None and p == p else None) for d, p in zip(docs["doc_id"], docs["title_position"], strict=True)}
     titles = {d: (t if isinstance(t, str) else None) for d, t in zip(docs["doc_id"], docs["title"], strict=True)}
-    return block_features(blocks, states, title_pos, titles, stats.line_documents, stats.source_documents, rows)
+    return block_features(blocks, states, title_pos, titles, stats.line_documents, stats.source_documents, rows, bulk)
 
 
-def select_content(blocks: pd.DataFrame, cleaned: CleanedCorpus, stats: SiteStats, model: ContentModel) -> CleanedCorpus:
-    """Move kept paragraphs the content model scores below its threshold to the audit."""
+def select_content(
+    blocks: pd.DataFrame, cleaned: CleanedCorpus, stats: SiteStats, model: ContentModel, bulk: Texts | None = None
+) -> CleanedCorpus:
+    """Move kept paragraphs the content model scores below its threshold to the audit (`bulk`: `Texts.of(blocks["text"])`, when made)."""
     if cleaned.paragraphs.empty:
         return cleaned
     states = block_states(blocks, cleaned)
     kept = states == STATE_KEPT
-    feats = content_features(blocks, cleaned, stats, states, np.flatnonzero(kept))
+    feats = content_features(blocks, cleaned, stats, states, np.flatnonzero(kept), bulk)
     keep, score = keep_decisions(model, feats, blocks["doc_id"].to_numpy(), kept)
     scored = blocks[["doc_id", "position"]].assign(p=score, keep=keep).astype({"position": "int64"})
     paragraphs = cleaned.paragraphs.astype({"position": "int64"}).merge(scored, on=["doc_id", "position"], how="left")

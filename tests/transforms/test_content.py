@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from flows.config import load_content_model
 from tests.transforms.test_bulk import text, texts
+from transforms.bulk import Texts
 from transforms.content import STATE_KEPT, STATE_META, STATE_REMOVED, ContentModel, block_features, check_features, keep_decisions
 from transforms.repeats import repeat_key
 
@@ -132,7 +133,10 @@ def test_features_of_some_rows_are_those_rows_of_all(texts: list[str], flags: li
     state = np.array([s for s, _ in flags[: len(blocks)]])
     rows = np.flatnonzero([asked for _, asked in flags[: len(blocks)]])
     args = (blocks, state, {"s/a": 1, "s/b": 0}, {"s/a": texts[0], "s/b": None}, HOME_LINE, {"s": 5})
-    pd.testing.assert_frame_equal(block_features(*args, rows=rows), block_features(*args).iloc[rows], check_exact=True)
+    some = block_features(*args, rows=rows)
+    pd.testing.assert_frame_equal(some, block_features(*args).iloc[rows], check_exact=True)
+    # The texts' Arrow form, made once by the caller for the cleaner and for these features.
+    pd.testing.assert_frame_equal(block_features(*args, rows=rows, bulk=Texts.of(blocks["text"])), some, check_exact=True)
 
 
 def test_stale_model_is_a_clear_error() -> None:

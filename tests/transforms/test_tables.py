@@ -7,6 +7,7 @@ import pandas as pd
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from transforms.bulk import Texts
 from transforms.clean import CleanConfig
 from transforms.repeats import RepeatConfig
 from transforms.sitechrome import SiteStats
@@ -199,8 +200,10 @@ def test_clean_documents_equals_the_cleaner_document_by_document(
     stats = SiteStats(chrome={"coastal": CHROME_KEYS})
     compiled = clean_documents(docs, blocks, stats, config)
     one_by_one = clean_documents_one_by_one(docs, blocks, stats, config)
+    given = clean_documents(docs, blocks, stats, config, Texts.of(blocks["text"]))  # the texts' Arrow form made by the caller
     for name in ("documents", "paragraphs", "removed"):
         pd.testing.assert_frame_equal(getattr(compiled, name), getattr(one_by_one, name), check_exact=True, obj=name)
+        pd.testing.assert_frame_equal(getattr(given, name), getattr(one_by_one, name), check_exact=True, obj=name)
 
 
 @given(st.lists(st.tuples(st.integers(0, 3), st.one_of(st.integers(0, 5), st.integers(-(2**40), 2**40))), max_size=30))

@@ -235,7 +235,8 @@ def block_features(
 ) -> pd.DataFrame:
     """Stage-1 features of the blocks at `rows` (every block when None), indexed as `blocks` is.
 
-    `blocks` is sorted by doc_id, position (doc_id, source, position, text, key). Every block, among
+    `blocks` is sorted by doc_id, position (doc_id, source, position, text, key). `site_lines` holds
+    the recurring lines of the blocks' sources (SiteStats.line_documents). Every block, among
     `rows` or not, informs the features of its neighbours and its page. `bulk` is
     `Texts.of(blocks["text"])`, when already made.
     """
@@ -265,11 +266,13 @@ def block_features(
     feats["words_before"] = (csum[np.arange(len(page))] - csum[page_start]) / np.maximum(words_total, 1)
     keys = large_strings(blocks["key"])
     sources = large_strings(blocks["source"])
-    # In how many pages of its site each block's line occurs (site_lines: source, key, documents; unique keys).
+    # In how many pages of its site each block's line occurs: site_lines lists the recurring lines
+    # (source, key, documents; unique keys), any other line with a source and a key is on its own page.
     found = pc.index_in(_source_and_key(sources, keys), value_set=_source_and_key(site_lines["source"], site_lines["key"]))
-    line_documents = np.append(site_lines["documents"].to_numpy(dtype=np.float64), 0.0)  # the last: no such line
+    line_documents = np.append(site_lines["documents"].to_numpy(dtype=np.float64), 1.0)  # the last: a line not listed
     docs_of_line = line_documents[found.fill_null(len(site_lines)).to_numpy()]
-    feats["site_docs"] = np.where(pc.not_equal(sources, "").to_numpy(zero_copy_only=False), docs_of_line, 0.0)
+    counted = pc.and_(pc.not_equal(sources, ""), pc.not_equal(keys, "")).to_numpy(zero_copy_only=False)
+    feats["site_docs"] = np.where(counted, docs_of_line, 0.0)
     source_codes = sources.dictionary_encode()
     sizes = [site_sizes.get(s, 0) if s else 0 for s in source_codes.dictionary.to_pylist()]
     site_n = np.asarray(sizes, dtype=np.float64)[source_codes.indices.to_numpy()]

@@ -35,9 +35,11 @@ class SiteChromeConfig:
 
 @dataclass(frozen=True)
 class SiteStats:
-    """Per source: in how many distinct pages each line occurs, how many distinct pages there are, and the chrome.
+    """Per source: in how many distinct pages its recurring lines occur, how many distinct pages there are, and the chrome.
 
-    line_documents is a frame (source, key, documents), one row per distinct line of a source.
+    line_documents is a frame (source, key, documents) of the lines found in two or more distinct
+    pages of a source; any other line of a source is in one page. Most lines are in one page, and
+    a lookup table of those alone cost the content features more than all the rest of the lookup.
     """
 
     line_documents: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"source": [], "key": [], "documents": []}))
@@ -66,7 +68,7 @@ def site_stats(blocks: pd.DataFrame, config: SiteChromeConfig) -> SiteStats:
     chrome = merged[(merged["documents"] >= needed) & (merged["n_words"] <= config.max_words)]
     sizes = blocks[blocks["source"] != ""].groupby("source", sort=True)["group"].nunique()
     return SiteStats(
-        line_documents=counts[["source", "key", "documents"]],
+        line_documents=counts.loc[counts["documents"] >= 2, ["source", "key", "documents"]].reset_index(drop=True),
         source_documents={str(s): int(c) for s, c in sizes.items()},
         chrome={str(src): frozenset(map(str, grp["key"])) for src, grp in chrome.groupby("source", sort=True)},
     )
@@ -109,7 +111,9 @@ def merge_line_groups(lines: pd.DataFrame, sizes: pd.DataFrame, config: SiteChro
 
 def stats_for_sources(lines: pd.DataFrame, sizes: pd.DataFrame, sources: set[str]) -> SiteStats:
     """The SiteStats the cleaner needs for some sources, from merged counts."""
-    mine = lines[lines["source"].isin(sources)]
+    # Chrome lines recur too (min_documents >= 2): the recurring lines hold everything asked for.
+    recurring = lines[lines["documents"].to_numpy() >= 2]
+    mine = recurring[recurring["source"].isin(sources)]
     return SiteStats(
         line_documents=mine[["source", "key", "documents"]].reset_index(drop=True),
         source_documents={str(s): int(c) for s, c in zip(sizes["source"], sizes["documents"], strict=True) if s in sources},

@@ -49,9 +49,17 @@ def test_features_describe_the_page_shape() -> None:
     assert not f.isna().any().any()
     assert f.loc[3, "prose"] == 1 and f.loc[0, "prose"] == 0
     assert f.loc[4, "in_main_run"] == 1 and f.loc[9, "in_main_run"] == 0
-    assert f.loc[0, "site_frac"] == 1.0 and f.loc[3, "site_frac"] == 0.0
+    # "Home" is in all 5 pages of the site; a line not among the recurring ones is in its own page.
+    assert f.loc[0, "site_frac"] == 1.0 and f.loc[3, "site_frac"] == 0.2
     assert f.loc[2, "title_sim"] == 1.0
     assert f.loc[3, "after_title"] == 1 and f.loc[0, "after_title"] == 0
+
+
+def test_site_docs_count_pages_of_recurring_lines_one_for_other_lines_and_none_without_a_line() -> None:
+    blocks = pd.concat([_page(["Home", "A line of this page alone.", "***"]), _page(["Home"], "t/b").assign(source="")], ignore_index=True)
+    f = block_features(blocks, np.full(len(blocks), STATE_KEPT), {}, {}, HOME_LINE, {"s": 5})
+    # "***" has no line key, and the last block no source: neither is counted as a line of a site.
+    assert f["site_docs"].tolist() == [5.0, 1.0, 0.0, 0.0]
 
 
 def test_features_are_deterministic_and_per_page() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from transforms.sitechrome import SiteChromeConfig, site_stats
+from transforms.sitechrome import SiteChromeConfig, merge_line_groups, site_stats, stats_for_sources
 
 LONG = "This is a long paragraph of article prose that runs well past fifteen words in all, as articles do."
 
@@ -18,10 +18,8 @@ def _blocks(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
 def test_short_line_in_two_distinct_pages_is_chrome() -> None:
     stats = site_stats(_blocks([("s", "a", "local news"), ("s", "b", "local news"), ("s", "b", "other")]), SiteChromeConfig())
     assert stats.chrome == {"s": frozenset({"local news"})}
-    assert stats.line_documents.to_dict("records") == [
-        {"source": "s", "key": "local news", "documents": 2},
-        {"source": "s", "key": "other", "documents": 1},
-    ]
+    # Only recurring lines are listed: "other" is in one page.
+    assert stats.line_documents.to_dict("records") == [{"source": "s", "key": "local news", "documents": 2}]
     assert stats.source_documents == {"s": 2}
 
 
@@ -56,3 +54,12 @@ def test_sources_do_not_mix() -> None:
 def test_config_rejects_bad_values(kwargs: dict[str, int], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         SiteChromeConfig(**kwargs)
+
+
+def test_stats_for_sources_list_the_recurring_lines_of_those_sources() -> None:
+    lines = _blocks([("s", "a", "local news"), ("s", "b", "local news"), ("s", "b", "other"), ("t", "c", "x"), ("t", "d", "x")])
+    merged = merge_line_groups(lines, lines[["source", "group"]], SiteChromeConfig())
+    stats = stats_for_sources(merged.lines, merged.sizes, {"s"})
+    assert stats.line_documents.to_dict("records") == [{"source": "s", "key": "local news", "documents": 2}]
+    assert stats.chrome == {"s": frozenset({"local news"})}
+    assert stats.source_documents == {"s": 2}

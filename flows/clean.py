@@ -53,6 +53,8 @@ def clean_flow(
                 return {"version": previous.version, "documents_out": len(plan.ids), "rejected": len(plan.rejected), "changed": False}
             count = len(plan.ranges)
             each = range(count)
+            # The inputs' checks need only the plan: they run beside the partitions' work, not after it.
+            checking_inputs = tasks.validate_inputs.submit(read_plan.files, plan.ids, plan.rejected)
             _results([tasks.prepare_partition.submit(work, i, plan.ranges[i], plan.affected, settings) for i in each])
             tasks.group_pages(work, count, settings)
             _results([tasks.count_site_lines.submit(work, i) for i in each])
@@ -67,7 +69,7 @@ def clean_flow(
             # The state the next run reuses needs no check: it is written while the partitions are validated.
             staging = tasks.stage_state.submit(work, count, plan, read_plan.files, fingerprint)
             *checked, staged = _results([*validating, staging])
-            results = tasks.combine_validations(checked, tasks.validate_inputs(read_plan.files, plan.ids, plan.rejected))
+            results = tasks.combine_validations(checked, checking_inputs.result())
             manifest = {
                 "raw": str(settings.raw),
                 "files": len(read_plan.files),

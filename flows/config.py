@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from transforms.clean import CleanConfig
-from transforms.content import ContentModel
+from transforms.content import Classifier, ContentModel, TreeEnsemble
 from transforms.dedup import DedupConfig
 from transforms.rules import DEFAULT_RULES, RuleSet, combine_rules, rules_from_records
 from transforms.sitechrome import SiteChromeConfig
@@ -38,7 +38,12 @@ def load_content_model(folder: Path = MODEL_DIR) -> ContentModel:
         raise FileNotFoundError(f"content model not found in {folder}; run `make train`")
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     booster = lgb.Booster(model_str=model_file.read_text(encoding="utf-8"))
-    return ContentModel(booster, threshold=float(meta["threshold"]), fallback_ratio=float(meta["fallback_ratio"]))
+    classifier: Classifier
+    try:
+        classifier = TreeEnsemble.from_lightgbm_dump(booster.dump_model())
+    except ValueError:
+        classifier = booster  # a model the arrays cannot hold is scored by LightGBM itself, to the same result
+    return ContentModel(classifier, threshold=float(meta["threshold"]), fallback_ratio=float(meta["fallback_ratio"]))
 
 
 def load_rules(path: Path | None) -> RuleSet:

@@ -12,7 +12,16 @@ from hypothesis import strategies as st
 from flows.config import load_content_model
 from tests.transforms.test_bulk import text, texts
 from transforms.bulk import Texts
-from transforms.content import STATE_KEPT, STATE_META, STATE_REMOVED, ContentModel, block_features, check_features, keep_decisions
+from transforms.content import (
+    STATE_KEPT,
+    STATE_META,
+    STATE_REMOVED,
+    ContentModel,
+    TreeEnsemble,
+    block_features,
+    check_features,
+    keep_decisions,
+)
 from transforms.repeats import repeat_key
 
 HOME_LINE = pd.DataFrame({"source": ["s"], "key": ["home"], "documents": [5]})
@@ -176,3 +185,63 @@ def test_removed_state_is_a_feature() -> None:
     state[0] = STATE_REMOVED
     f = block_features(blocks, state, {}, {}, NO_LINES, {})
     assert f.loc[0, "removed"] == 1 and f.loc[1, "removed_-1"] == 1
+
+
+def _booster(x: np.ndarray, y: np.ndarray, **params: Any) -> Any:
+    import lightgbm as lgb
+
+    base = {"objective": "binary", "num_leaves": 15, "min_data_in_leaf": 5, "verbose": -1, "num_threads": 1, "seed": 1}
+    return lgb.train({**base, **params}, lgb.Dataset(x, y), num_boost_round=20)
+
+
+def _data(rows: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(rows, 6)).round(1)  # repeated values: many land exactly on a threshold
+    return x, (x[:, 0] + x[:, 1] * x[:, 2] > 0).astype(float)
+
+
+def test_tree_ensemble_scores_as_lightgbm_does_bit_for_bit() -> None:
+    x, y = _data()
+    booster = _booster(x, y)
+    trees = TreeEnsemble.from_lightgbm_dump(booster.dump_model())
+    # Rows whose values sit exactly on the thresholds (a value equal to one goes left), and values
+    # within LightGBM's zero threshold of 0, which its predict takes for 0 (splits at 0 are at -1e-35).
+    on_thresholds = np.repeat(np.unique(trees.threshold[trees.left != trees.right]), 6).reshape(-1, 6)
+    near_zero = np.array([[1e-36, -1e-36, float(np.float32(1e-35)), -float(np.float32(1e-35)), 2e-35, -2e-35]])
+    probe = np.vstack([x, -x, on_thresholds, near_zero, -near_zero, np.zeros((1, 6)), np.full((1, 6), np.nan)])
+    assert np.array_equal(trees.predict(probe), booster.predict(probe))
+    assert trees.feature_name() == booster.feature_name()
+
+
+def test_shipped_model_is_scored_as_arrays_bit_for_bit() -> None:
+    import lightgbm as lgb
+
+    from flows.config import MODEL_DIR
+
+    model = load_content_model()
+    assert isinstance(model.classifier, TreeEnsemble)
+    booster = lgb.Booster(model_file=str(MODEL_DIR / "content_model.txt"))
+    features = pd.concat([_features()] * 3, ignore_index=True)
+    rng = np.random.default_rng(3)
+    data = np.vstack([features.to_numpy(), features.to_numpy() * rng.uniform(0, 3, size=features.shape)])
+    assert np.array_equal(model.classifier.predict(data), booster.predict(data))
+
+
+def test_a_tree_of_one_leaf_is_scored() -> None:
+    x, y = _data(40)
+    booster = _booster(x, y, min_data_in_leaf=1000)  # no split is allowed: every tree is one leaf
+    trees = TreeEnsemble.from_lightgbm_dump(booster.dump_model())
+    assert (trees.root < 0).all()
+    assert np.array_equal(trees.predict(x), booster.predict(x))
+
+
+def test_models_the_arrays_cannot_hold_are_refused() -> None:
+    x, y = _data()
+    x[::7, 0] = np.nan  # missing values in training give splits that route them
+    with pytest.raises(ValueError, match="only numerical splits without missing values"):
+        TreeEnsemble.from_lightgbm_dump(_booster(x, y).dump_model())
+    with pytest.raises(ValueError, match="only binary models"):
+        TreeEnsemble.from_lightgbm_dump(_booster(*_data(), objective="regression").dump_model())
+    trees = TreeEnsemble.from_lightgbm_dump(_booster(*_data()).dump_model())
+    with pytest.raises(ValueError, match=r"data must have 6 feature columns, not shape \(2, 5\)"):
+        trees.predict(np.zeros((2, 5)))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -36,19 +36,21 @@ NOT_PLAIN_WORDS = r"[^\x00-\x7f\p{P}\p{S}]|" + _WORDLIKE_SYMBOLS
 
 @cache
 def _byte_classes() -> npt.NDArray[np.uint8]:
-    """What `\\w`, `[A-Z]`, `\\d` and `\\S` match in a plain text, byte by byte, as `kernels.byte_counts` class bits.
+    """What `\\w`, `[A-Z]`, `[a-z]`, `\\d`, `\\S` and `[.!?]` match in a plain text, byte by byte, as `kernels.byte_counts` class bits.
 
     Every non-ASCII character of a plain text is punctuation or a symbol (no UTF-8 byte of one is
     below 0x80), and a plain text holds no white space but spaces and tabs.
     """
-    from transforms.kernels import DIGIT_BIT, TOKEN_BIT, UPPER_BIT, WORD_BIT
+    from transforms.kernels import DIGIT_BIT, LOWER_BIT, STOP_BIT, TOKEN_BIT, UPPER_BIT, WORD_BIT
 
     table = np.full(256, TOKEN_BIT, dtype=np.uint8)
     table[list(b" \t")] = 0
     for chars, bit in (
         (string.ascii_letters + string.digits + "_", WORD_BIT),
         (string.ascii_uppercase, UPPER_BIT),
+        (string.ascii_lowercase, LOWER_BIT),
         (string.digits, DIGIT_BIT),
+        (".!?", STOP_BIT),
     ):
         table[list(chars.encode("ascii"))] |= bit
     return table
@@ -85,6 +87,16 @@ class WordCounts:
     word_chars: npt.NDArray[np.int64]
     capitalised: npt.NDArray[np.int64]
     digits: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class CaseCounts:
+    r"""Per text: `[A-Z]` and `[a-z]` matches, `[.!?](?:\s|$)` matches, and whether it starts with `[a-z]`."""
+
+    upper: npt.NDArray[np.int64]
+    lower: npt.NDArray[np.int64]
+    sentence_ends: npt.NDArray[np.int64]
+    starts_lower: npt.NDArray[np.bool_]
 
 
 class Searcher(Protocol):
@@ -145,8 +157,8 @@ class Texts:
 
     def word_counts(self) -> WordCounts:
         """`len(re.findall(p, t))` for p in `\\w+`, `\\b[A-Z]\\w*` and `\\d`, and `len(re.sub(r"\\W+", "", t))`, per text."""
-        table = self._byte_counts()
-        counts = WordCounts(*(np.ascontiguousarray(table[:, k]) for k in range(4)))
+        table = self._byte_counts
+        counts = WordCounts(*(table[:, k].copy() for k in range(4)))  # copies: the table is kept for the other counts
         for row, text in zip(self.python_rows.tolist(), self.python_texts(), strict=True):
             counts.words[row] = len(_WORD.findall(text))
             counts.word_chars[row] = len(_NOT_WORD.sub("", text))
@@ -156,13 +168,26 @@ class Texts:
 
     def token_counts(self) -> npt.NDArray[np.int64]:
         """How many white-space separated tokens each text has (`len(re.findall(r"\\S+", t))`, `len(t.split())`)."""
-        out = self._byte_counts()[:, 4].copy()
+        out = self._byte_counts[:, 4].copy()
         for row, text in zip(self.python_rows.tolist(), self.python_texts(), strict=True):
             out[row] = len(_TOKEN.findall(text))
         return out
 
+    def case_counts(self) -> CaseCounts:
+        """`len(re.findall(p, t))` for p in `[A-Z]`, `[a-z]` and `[.!?](?:\\s|$)`, and `re.match("[a-z]", t)`, per text."""
+        table = self._byte_counts
+        counts = CaseCounts(*(table[:, k].copy() for k in (5, 6, 7)), table[:, 8] == 1)
+        for row, text in zip(self.python_rows.tolist(), self.python_texts(), strict=True):
+            counts.upper[row] = len(_UPPER.findall(text))
+            counts.lower[row] = len(_LOWER.findall(text))
+            counts.sentence_ends[row] = len(_SENTENCE_STOP.findall(text))
+            counts.starts_lower[row] = _LOWER.match(text) is not None
+        return counts
+
+    @cached_property
     def _byte_counts(self) -> npt.NDArray[np.int64]:
-        # One compiled pass over the UTF-8 buffer: a numpy pass per byte class cost 0.5 s per partition.
+        # One compiled pass over the UTF-8 buffer for every count above, made once per Texts: a numpy
+        # pass per byte class cost 0.5 s per partition.
         from transforms.kernels import byte_counts
 
         raw, offsets = utf8_buffer(self.array)
@@ -193,3 +218,6 @@ _NOT_WORD = re.compile(r"\W+")
 _CAPITALISED = re.compile(r"\b[A-Z]\w*")
 _DIGIT = re.compile(r"\d")
 _TOKEN = re.compile(r"\S+")
+_UPPER = re.compile(r"[A-Z]")
+_LOWER = re.compile(r"[a-z]")
+_SENTENCE_STOP = re.compile(r"[.!?](?:\s|$)")

@@ -221,6 +221,7 @@ def _text_features(
 
     lowered, lengths = split if split is not None else words_of(bulk.array)
     words = bulk.word_counts()
+    case = bulk.case_counts()
     nw = words.words.astype(np.float64)
     nc = bulk.lengths().astype(np.float64)
     per_word = np.maximum(nw, 1)
@@ -239,9 +240,9 @@ def _text_features(
         "has_time": bulk.search(_TIME.pattern, ignore_case=True),
         "has_date": spread(own.search(_DATE.pattern, ignore_case=True)),
         "first_person": spread(own.count(_FIRST_PERSON.pattern, ignore_case=True)) / per_word,
-        "n_sentences": spread(own.count(_N_SENTENCES)),
-        "starts_lower": spread(own.search(r"^[a-z]")),
-        "all_caps": spread(own.search(r"[A-Z]") & ~own.search(r"[a-z]")),
+        "n_sentences": case.sentence_ends,
+        "starts_lower": case.starts_lower,
+        "all_caps": (case.upper > 0) & (case.lower == 0),
     }
     out = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
     # For texts that are not plain, some columns above differ from the definition (stop words outside

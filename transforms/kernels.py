@@ -220,21 +220,33 @@ def siphash24(data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], k0: n
 
 
 # Bits of a byte's class for `byte_counts`.
-WORD_BIT, UPPER_BIT, DIGIT_BIT, TOKEN_BIT = 1, 2, 4, 8
+WORD_BIT, UPPER_BIT, DIGIT_BIT, TOKEN_BIT, LOWER_BIT, STOP_BIT = 1, 2, 4, 8, 16, 32
+BYTE_COUNT_COLUMNS = 9
 
 
 @numba.njit(cache=True, nogil=True)
 def byte_counts(raw: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], classes: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
     """Per text raw[offsets[t]:offsets[t + 1]], by the class bits `classes[byte]`, in one pass: runs of WORD_BIT bytes,
-    WORD_BIT bytes, runs of WORD_BIT bytes that start with an UPPER_BIT byte, DIGIT_BIT bytes, runs of TOKEN_BIT bytes.
+    WORD_BIT bytes, runs of WORD_BIT bytes that start with an UPPER_BIT byte, DIGIT_BIT bytes, runs of TOKEN_BIT bytes,
+    UPPER_BIT bytes, LOWER_BIT bytes, STOP_BIT bytes followed by a byte without TOKEN_BIT or by the end, and 1 when
+    the first byte is a LOWER_BIT byte.
     """
     n = offsets.shape[0] - 1
-    out = np.zeros((n, 5), dtype=np.int64)
+    out = np.zeros((n, BYTE_COUNT_COLUMNS), dtype=np.int64)
     for t in range(n):
         in_word = False
         in_token = False
-        for i in range(offsets[t], offsets[t + 1]):
+        end = offsets[t + 1]
+        if end > offsets[t] and classes[raw[offsets[t]]] & LOWER_BIT:
+            out[t, 8] = 1
+        for i in range(offsets[t], end):
             bits = classes[raw[i]]
+            if bits & UPPER_BIT:
+                out[t, 5] += 1
+            if bits & LOWER_BIT:
+                out[t, 6] += 1
+            if bits & STOP_BIT and (i + 1 == end or not classes[raw[i + 1]] & TOKEN_BIT):
+                out[t, 7] += 1
             if bits & WORD_BIT:
                 out[t, 1] += 1
                 if not in_word:

@@ -112,6 +112,20 @@ def test_words_and_word_counts_equal_python(texts: list[str]) -> None:
     assert counts.digits.tolist() == [len(re.findall(r"\d", t)) for t in texts]
 
 
+@settings(max_examples=80, deadline=None)
+@given(texts=texts)
+@example(texts=["Ends here. And here!", "What? No", "ALL CAPS.", "all caps.", "...", "x.\ty!", "¿Qué? SÍ.", ""])
+def test_case_counts_equal_python(texts: list[str]) -> None:
+    bulk = Texts.of(texts)
+    bulk.word_counts()  # the counts share one pass: asking for another first changes nothing
+    case = bulk.case_counts()
+    assert case.upper.tolist() == [len(re.findall(r"[A-Z]", t)) for t in texts]
+    assert case.lower.tolist() == [len(re.findall(r"[a-z]", t)) for t in texts]
+    assert case.sentence_ends.tolist() == [len(re.findall(r"[.!?](?:\s|$)", t)) for t in texts]
+    assert case.starts_lower.tolist() == [re.match(r"[a-z]", t) is not None for t in texts]
+    assert bulk.word_counts().words.tolist() == [len(re.findall(r"\w+", t)) for t in texts]
+
+
 WORD_COUNT_CASES = [
     # (text, words, word characters, capitalised words, digits, tokens)
     ("Zebra crossing at 10:45", 5, 19, 1, 4, 4),

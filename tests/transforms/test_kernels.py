@@ -9,6 +9,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flows.config import load_content_model
 from transforms import kernels
 from transforms.bulk import Texts
 from transforms.clean import CleanConfig
@@ -130,6 +131,7 @@ def test_precompile_covers_the_argument_types_a_run_uses() -> None:
         kernels.join_words,
         kernels.fold_shingles,
         kernels.clean_decisions,
+        kernels.tree_ensemble_scores,
     ]
     kernels.precompile()
     compiled = [len(loop.signatures) for loop in loops]
@@ -146,6 +148,9 @@ def test_precompile_covers_the_argument_types_a_run_uses() -> None:
     bulk = Texts.of(texts)
     assert bulk.word_counts().words.tolist() == [8, 8, 3, 0] and bulk.token_counts().tolist() == [8, 8, 3, 0]
     assert bulk.words_joined().to_pylist()[1] == texts[1]
+    assert bulk.case_counts().sentence_ends.tolist() == [1, 0, 0, 0]
+    model = load_content_model()
+    assert model.classifier.predict(np.zeros((1, len(model.classifier.feature_name())))).shape == (1,)
     page = pd.DataFrame({"doc_id": "d", "source": "s", "position": range(4), "text": texts, "key": texts})
     assert block_features(page, np.zeros(4, dtype=np.int64), {"d": 0}, {"d": texts[0]}, NO_LINES, {"s": 1})["title_sim"].iloc[0] == 1.0
     docs = pd.DataFrame({"doc_id": ["s/a", "s/b"], "source": "s", "title": [None, "Given"], "text": ["Ferry Resumes\n" + texts[0], ""]})

@@ -176,7 +176,7 @@ class Texts:
     def case_counts(self) -> CaseCounts:
         """`len(re.findall(p, t))` for p in `[A-Z]`, `[a-z]` and `[.!?](?:\\s|$)`, and `re.match("[a-z]", t)`, per text."""
         table = self._byte_counts
-        counts = CaseCounts(*(table[:, k].copy() for k in (5, 6, 7)), table[:, 8] == 1)
+        counts = CaseCounts(table[:, 5].copy(), table[:, 6].copy(), table[:, 7].copy(), table[:, 8] == 1)
         for row, text in zip(self.python_rows.tolist(), self.python_texts(), strict=True):
             counts.upper[row] = len(_UPPER.findall(text))
             counts.lower[row] = len(_LOWER.findall(text))

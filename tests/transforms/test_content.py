@@ -245,3 +245,14 @@ def test_models_the_arrays_cannot_hold_are_refused() -> None:
     trees = TreeEnsemble.from_lightgbm_dump(_booster(*_data()).dump_model())
     with pytest.raises(ValueError, match=r"data must have 6 feature columns, not shape \(2, 5\)"):
         trees.predict(np.zeros((2, 5)))
+
+
+def test_a_model_the_arrays_cannot_hold_is_loaded_as_lightgbm(tmp_path: Any) -> None:
+    x, y = _data()
+    x[::7, 0] = np.nan
+    booster = _booster(x, y)
+    booster.save_model(str(tmp_path / "content_model.txt"))
+    (tmp_path / "content_model.json").write_text('{"threshold": 0.5, "fallback_ratio": 0.5}')
+    model = load_content_model(tmp_path)
+    assert not isinstance(model.classifier, TreeEnsemble)
+    assert np.array_equal(model.classifier.predict(x), booster.predict(x))

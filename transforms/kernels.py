@@ -233,37 +233,31 @@ def byte_counts(raw: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], clas
     """
     n = offsets.shape[0] - 1
     out = np.zeros((n, BYTE_COUNT_COLUMNS), dtype=np.int64)
+    # Counts in local variables and bit arithmetic, no branch per byte: writing each count to `out`
+    # and branching on every class bit ran at a quarter of the speed.
     for t in range(n):
-        in_word = False
-        in_token = False
-        end = offsets[t + 1]
-        if end > offsets[t] and classes[raw[offsets[t]]] & LOWER_BIT:
+        start, end = offsets[t], offsets[t + 1]
+        words = chars = capitalised = digits = tokens = upper = lower = stops = 0
+        prev_word = prev_token = prev_stop = 0
+        for i in range(start, end):
+            bits = int(classes[raw[i]])
+            word = int((bits & WORD_BIT) != 0)
+            token = int((bits & TOKEN_BIT) != 0)
+            up = int((bits & UPPER_BIT) != 0)
+            begins = word & (1 - prev_word)
+            words += begins
+            capitalised += begins & up
+            chars += word
+            digits += int((bits & DIGIT_BIT) != 0)
+            tokens += token & (1 - prev_token)
+            upper += up
+            lower += int((bits & LOWER_BIT) != 0)
+            stops += prev_stop & (1 - token)  # the byte before ended a sentence if this one is white space
+            prev_word, prev_token, prev_stop = word, token, int((bits & STOP_BIT) != 0)
+        out[t, 0], out[t, 1], out[t, 2], out[t, 3], out[t, 4] = words, chars, capitalised, digits, tokens
+        out[t, 5], out[t, 6], out[t, 7] = upper, lower, stops + prev_stop
+        if end > start and classes[raw[start]] & LOWER_BIT:
             out[t, 8] = 1
-        for i in range(offsets[t], end):
-            bits = classes[raw[i]]
-            if bits & UPPER_BIT:
-                out[t, 5] += 1
-            if bits & LOWER_BIT:
-                out[t, 6] += 1
-            if bits & STOP_BIT and (i + 1 == end or not classes[raw[i + 1]] & TOKEN_BIT):
-                out[t, 7] += 1
-            if bits & WORD_BIT:
-                out[t, 1] += 1
-                if not in_word:
-                    out[t, 0] += 1
-                    if bits & UPPER_BIT:
-                        out[t, 2] += 1
-                in_word = True
-            else:
-                in_word = False
-            if bits & DIGIT_BIT:
-                out[t, 3] += 1
-            if bits & TOKEN_BIT:
-                if not in_token:
-                    out[t, 4] += 1
-                in_token = True
-            else:
-                in_token = False
     return out
 
 

@@ -399,9 +399,10 @@ def block_features(
         values = np.asarray(short if col == "short" else feats[col], dtype=np.float64)
         for w in (3, 8):
             near[f"{col}_window_{w}"] = window_mean(values, page_start, page_end, w, at)
-    # Row-major, as LightGBM predicts fastest (a column-major matrix cost it a fifth more CPU than
-    # filling this one row-major costs), held by pandas without a copy. Only the rows asked for: the
-    # model scores only the blocks still kept, and this matrix is the largest thing the stage writes.
+    # Row-major, as the model reads it: the tree walk (TreeEnsemble) takes one row at a time, and
+    # LightGBM, for a model scored by it, predicts fastest so (a column-major matrix cost it a fifth
+    # more CPU). Held by pandas without a copy. Only the rows asked for: the model scores only the
+    # blocks still kept, and this matrix is the largest thing the stage writes.
     index = blocks.index if rows is None else blocks.index[rows]
     matrix = np.empty((len(index), len(feats) + len(near)), order="C")
     for column, values in enumerate(feats.values()):

@@ -232,7 +232,7 @@ def byte_counts(raw: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], clas
     n = offsets.shape[0] - 1
     out = np.zeros((n, BYTE_COUNT_COLUMNS), dtype=np.int64)
     # Counts in local variables and bit arithmetic, no branch per byte: writing each count to `out`
-    # and branching on every class bit ran at a quarter of the speed.
+    # and branching on every class bit took 2.6 times as long (0.083 against 0.032 s on a partition).
     for t in range(n):
         start, end = offsets[t], offsets[t + 1]
         words = chars = capitalised = digits = tokens = upper = lower = stops = 0

@@ -1,21 +1,27 @@
 """The flow: read -> clean -> deduplicate -> validate -> publish, over partitions. Sequencing only.
 
 Per-partition tasks are submitted together, so a Dask task runner runs them on its workers in
-parallel, and the default runner on threads of this process. Either way the flow
-holds only ids and counts, and the output does not depend on the runner or the worker count.
+parallel, and the default runner on threads of this process that hand their work to forked
+processes (flows/processes.py). Either way the flow holds only ids and counts, and the output does
+not depend on the runner or the worker count.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture, wait
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows import io, parts, tasks
-from flows.config import make_settings, settings_fingerprint
+from flows.config import Settings, make_settings, settings_fingerprint
+from flows.processes import forked_workers, process_count
+from transforms.content import TreeEnsemble
 from transforms.rules import ROLE_CHROME
 
 DEFAULT_PARTITION_MB = 16.0
@@ -26,14 +32,39 @@ def _results(futures: list[PrefectFuture[Any]]) -> list[Any]:
     return [f.result() for f in futures]
 
 
+def forks_workers(task_runner: TaskRunner[Any] | None, settings: Settings) -> bool:
+    """Whether the partitions' work may go to forked processes: on the thread task runner, and without LightGBM in them.
+
+    A model the tree arrays cannot hold is scored by LightGBM, whose OpenMP runtime (GNU libgomp) hangs
+    in a forked child once the parent has used it (loading the model does): such a run stays on threads.
+    """
+    on_threads = isinstance(task_runner, ThreadPoolTaskRunner)
+    return on_threads and (settings.content is None or isinstance(settings.content.classifier, TreeEnsemble))
+
+
+def _task_runner() -> TaskRunner[Any] | None:
+    context = FlowRunContext.get()
+    return context.task_runner if context is not None else None
+
+
 @flow(name="newsclean", flow_run_name="clean {raw}", log_prints=False)
 def clean_flow(
-    raw: str = "raw", output: str = "output", rules: str | None = None, partition_mb: float = DEFAULT_PARTITION_MB
+    raw: str = "raw",
+    output: str = "output",
+    rules: str | None = None,
+    partition_mb: float = DEFAULT_PARTITION_MB,
+    processes: int | None = None,
 ) -> dict[str, Any]:
-    """Clean what is new or changed under `raw` and publish the whole validated dataset to `output`."""
+    """Clean what is new or changed under `raw` and publish the whole validated dataset to `output`.
+
+    On the default task runner the per-partition work runs in `processes` forked processes
+    (default: one per core, at most one per partition; 1: in this process).
+    """
     started = time.perf_counter()
     if not partition_mb > 0:
         raise ValueError("partition_mb must be > 0")
+    if processes is not None and processes < 1:
+        raise ValueError("processes must be >= 1")
     partition_bytes = int(partition_mb * 1e6)
     # Absolute paths: tasks may run in worker processes on other machines that see the same folders.
     settings = make_settings(Path(raw).resolve(), Path(output).resolve(), Path(rules).resolve() if rules else None)
@@ -41,8 +72,14 @@ def clean_flow(
     with io.run_lock(settings.output):
         previous = tasks.load_previous_run(settings.output, fingerprint)
         work = parts.new_work_dir(settings.output)
+        workers = contextlib.ExitStack()
         try:
             read_plan = tasks.scan_inputs(settings.raw, previous, partition_bytes)
+            if forks_workers(_task_runner(), settings):
+                # Forked now, while no task runs: one per core for a run of several partitions (flows/processes.py).
+                forked = workers.enter_context(forked_workers(process_count(processes, len(read_plan.batches))))
+                if forked > 1:
+                    get_run_logger().info("the partitions' work runs in %d forked processes", forked)
             reads = [tasks.read_batch.submit(settings.raw, batch, work, i) for i, batch in enumerate(read_plan.batches)]
             if previous is not None and read_plan.reused:
                 reads.append(tasks.reuse_inputs.submit(previous, read_plan.reused, work))
@@ -87,6 +124,7 @@ def clean_flow(
                 # The artifact is written for failed runs too: it names the failing expectation.
                 tasks.publish_report(summary, len(plan.ids) + len(plan.rejected))
         finally:
+            workers.close()
             parts.remove_work_dir_soon(work)
     summary["changed"] = True
     get_run_logger().info("finished in %.1f s", time.perf_counter() - started)

@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     where = run.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, help="run tasks on a local Dask cluster of N worker processes (127.0.0.1 only)")
     where.add_argument("--dask-address", help="run tasks on an existing Dask cluster, e.g. tcp://scheduler:8786")
+    where.add_argument(
+        "--processes",
+        type=int,
+        help="without Dask: forked processes for the partitions' work (default: one per core; 1: all in this process)",
+    )
     run.add_argument(
         "--partition-mb", type=float, default=16.0, help="megabytes of text per partition (default 16); the unit of work of one task"
     )
@@ -85,9 +90,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _import_heavy_modules() -> None:
-    import transforms.kernels  # noqa: F401  (numba)
     from flows.validation import import_great_expectations
+    from transforms.kernels import precompile
 
+    # Loaded from numba's cache here, the compiled loops are inherited by the run's forked workers
+    # instead of each worker loading them again.
+    precompile()
     import_great_expectations()
 
 
@@ -106,6 +114,8 @@ def _run(args: argparse.Namespace) -> dict[str, object]:
             "rules": str(args.rules) if args.rules else None,
             "partition_mb": args.partition_mb,
         }
+        if args.processes is not None:
+            params["processes"] = args.processes
         on_dask = args.workers is not None or args.dask_address is not None
         if on_dask:
             from flows.runners import dask_runner, local_cluster  # imports Dask before the GX thread starts importing
@@ -150,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if args.workers is not None and args.workers < 1:
             print("newsclean: --workers must be >= 1", file=sys.stderr)
+            return 2
+        if args.processes is not None and args.processes < 1:
+            print("newsclean: --processes must be >= 1", file=sys.stderr)
             return 2
         if not args.partition_mb > 0:
             print("newsclean: --partition-mb must be > 0", file=sys.stderr)

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from prefect import Task, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import faults, io, parts, report, validation
+from flows import faults, io, parts, processes, report, validation
 from flows.config import Settings
 from transforms import dedup, incremental, sitechrome, tables
 from transforms.bulk import Texts, large_strings
@@ -130,14 +130,18 @@ def _ids(docs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-@stage("read inputs")
-def read_batch(raw: Path, batch: list[str], work: Path, index: int) -> ReadResult:
+def _read_batch(raw: Path, batch: list[str], work: Path, index: int) -> ReadResult:
     ingested = io.read_raw_files(raw, batch)
     docs = io.documents_frame(ingested)
     parts.write_frame(work / "read" / f"{index:05d}.parquet", docs[io.DOC_COLUMNS], io.INPUTS_SCHEMA, ranged=True)
-    rejections = io.rejected_frame(ingested)
-    get_run_logger().info("read %d files: %d documents, %d rejected", len(batch), len(docs), len(rejections))
-    return ReadResult(_ids(docs), rejections)
+    return ReadResult(_ids(docs), io.rejected_frame(ingested))
+
+
+@stage("read inputs")
+def read_batch(raw: Path, batch: list[str], work: Path, index: int) -> ReadResult:
+    result = processes.run(_read_batch, raw, batch, work, index)
+    get_run_logger().info("read %d files: %d documents, %d rejected", len(batch), len(result.ids), len(result.rejections))
+    return result
 
 
 @stage("reuse unchanged inputs")
@@ -227,9 +231,14 @@ def doc_id_ranges(doc_ids: pd.Series, n_bytes: pd.Series, limit: int) -> tuple[l
 # ---------------------------------------------------------------- per partition: documents and blocks
 
 
-@stage("prepare partition")
-def prepare_partition(work: Path, index: int, bounds: tuple[str, str | None], affected: set[str], settings: Settings) -> int:
-    """The partition's documents (duplicate ids resolved), their blocks, and band keys of the pages to clean."""
+@dataclass(frozen=True)
+class PreparedCounts:
+    documents: int
+    blocks: int
+    to_clean: int
+
+
+def _prepare_partition(work: Path, index: int, bounds: tuple[str, str | None], affected: set[str], settings: Settings) -> PreparedCounts:
     folder = parts.partition_dir(work, index)
     lo, hi = bounds
     docs = parts.read_range(sorted((work / "read").glob("*.parquet")), lo, hi)
@@ -244,8 +253,15 @@ def prepare_partition(work: Path, index: int, bounds: tuple[str, str | None], af
     parts.write_frame(folder / "raw_ids.parquet", fresh[["doc_id", "source"]])
     parts.write_frame(folder / "raw_texts.parquet", fresh[["text"]])
     parts.write_array(folder / "raw_keys.npy", keys)
-    get_run_logger().info("partition %d: %d documents, %d blocks, %d to clean", index, len(docs), len(blocks), len(fresh))
-    return len(docs)
+    return PreparedCounts(len(docs), len(blocks), len(fresh))
+
+
+@stage("prepare partition")
+def prepare_partition(work: Path, index: int, bounds: tuple[str, str | None], affected: set[str], settings: Settings) -> int:
+    """The partition's documents (duplicate ids resolved), their blocks, and band keys of the pages to clean."""
+    counts = processes.run(_prepare_partition, work, index, bounds, affected, settings)
+    get_run_logger().info("partition %d: %d documents, %d blocks, %d to clean", index, counts.documents, counts.blocks, counts.to_clean)
+    return counts.documents
 
 
 def _texts_of(work: Path, owners: list[tuple[int, str]], table: str, column: str = "text") -> Callable[[npt.NDArray[np.int64]], list[str]]:
@@ -286,9 +302,7 @@ def group_pages(work: Path, count: int, settings: Settings) -> int:
     return int(groups["group"].nunique())
 
 
-@stage("count site lines")
-def count_site_lines(work: Path, index: int) -> int:
-    """Distinct (source, line, page group) of the partition: counts that add up across partitions."""
+def _count_site_lines(work: Path, index: int) -> int:
     folder = work / f"p{index:05d}"
     raw_ids = parts.read_frame(folder / "raw_ids.parquet")
     blocks = parts.read_frame(folder / "blocks.parquet", ["doc_id", "source", "key", "n_words"])  # not the texts
@@ -299,6 +313,12 @@ def count_site_lines(work: Path, index: int) -> int:
     parts.write_frame(folder / "lines.parquet", lines)
     parts.write_frame(folder / "sizes.parquet", sitechrome.source_groups(with_groups))
     return len(lines)
+
+
+@stage("count site lines")
+def count_site_lines(work: Path, index: int) -> int:
+    """Distinct (source, line, page group) of the partition: counts that add up across partitions."""
+    return processes.run(_count_site_lines, work, index)
 
 
 @stage("merge site statistics")
@@ -337,9 +357,7 @@ class CleanCounts:
     content_removed: int
 
 
-@stage("clean partition")
-def clean_partition(work: Path, index: int, settings: Settings, previous: io.PreviousRun | None, affected: set[str]) -> CleanCounts:
-    """Rules, repeats, site chrome and the content model for the partition's changed sources; last run's rows for the rest."""
+def _clean_partition(work: Path, index: int, settings: Settings, previous: io.PreviousRun | None, affected: set[str]) -> CleanCounts:
     folder = work / f"p{index:05d}"
     # The documents' metadata only: their texts are in the blocks.
     docs = parts.read_frame(folder / "docs.parquet", [c for c in io.INPUTS_SCHEMA.names if c != "text"])
@@ -375,15 +393,22 @@ def clean_partition(work: Path, index: int, settings: Settings, previous: io.Pre
     stored = [io.signature_table("paragraph", para_texts, para_sig), io.signature_table("document", doc_texts, doc_sig)]
     parts.write_table(folder / "signatures.parquet", pa.concat_tables(stored))
     by_reason = {str(k): int(v) for k, v in cleaned.removed["reason"].value_counts().items()}
+    return CleanCounts(len(cleaned.documents), len(cleaned.paragraphs), by_reason, len(reused_ids), content_removed)
+
+
+@stage("clean partition")
+def clean_partition(work: Path, index: int, settings: Settings, previous: io.PreviousRun | None, affected: set[str]) -> CleanCounts:
+    """Rules, repeats, site chrome and the content model for the partition's changed sources; last run's rows for the rest."""
+    counts = processes.run(_clean_partition, work, index, settings, previous, affected)
     get_run_logger().info(
         "partition %d: %d documents (%d reused), kept %d paragraphs, removed %d blocks",
         index,
-        len(cleaned.documents),
-        len(reused_ids),
-        len(cleaned.paragraphs),
-        len(cleaned.removed),
+        counts.documents,
+        counts.reused,
+        counts.paragraphs,
+        sum(counts.removed_by_reason.values()),
     )
-    return CleanCounts(len(cleaned.documents), len(cleaned.paragraphs), by_reason, len(reused_ids), content_removed)
+    return counts
 
 
 # ---------------------------------------------------------------- global: near-duplicates
@@ -462,9 +487,7 @@ def find_duplicate_documents(work: Path, count: int, settings: Settings) -> int:
 # ---------------------------------------------------------------- per partition: final tables and validation
 
 
-@stage("validate partition")
-def finish_partition(work: Path, index: int, chrome_rules: list[dict[str, object]], documents_in: int) -> list[validation.TableValidation]:
-    """The partition's output rows in their schema, validated by the GX suites before anything is published."""
+def _finish_partition(work: Path, index: int, chrome_rules: list[dict[str, object]], documents_in: int) -> list[validation.TableValidation]:
     folder = work / f"p{index:05d}"
     documents = parts.read_frame(folder / "documents.parquet")
     documents["duplicate_of"] = parts.read_frame(folder / "document_duplicates.parquet")["duplicate_of"].to_numpy()
@@ -483,6 +506,13 @@ def finish_partition(work: Path, index: int, chrome_rules: list[dict[str, object
     parts.write_table(folder / "final_documents.parquet", tables.documents_table(documents))
     parts.write_table(folder / "final_paragraphs.parquet", tables.paragraphs_table(paragraphs))
     parts.write_table(folder / "final_removed.parquet", tables.removed_table(removed))
+    return results
+
+
+@stage("validate partition")
+def finish_partition(work: Path, index: int, chrome_rules: list[dict[str, object]], documents_in: int) -> list[validation.TableValidation]:
+    """The partition's output rows in their schema, validated by the GX suites before anything is published."""
+    results = processes.run(_finish_partition, work, index, chrome_rules, documents_in)
     log = get_run_logger()
     for r in results:
         (log.info if r.success else log.error)("partition %d %s: %s", index, r.table, "passed" if r.success else "; ".join(r.failed))

@@ -17,7 +17,8 @@ EXPECTATIONS_DIR = Path(os.environ.get("NEWSCLEAN_EXPECTATIONS", Path(__file__).
 # One validation at a time per process. GX parses suite parameters with pyparsing, whose parse
 # actions learn their arity on first use by trial; two threads doing that at once leave a wrong
 # arity behind, and every later validation in the process fails ("push_first() missing ... 'toks'").
-# Per-partition tasks run in threads by default, and GX holds the GIL for most of its work anyway.
+# Tasks run in threads of one process by default (the inputs' checks beside the partitions' work,
+# or every check where no worker is forked), and GX holds the GIL for most of its work anyway.
 _GX_LOCK = threading.Lock()
 
 

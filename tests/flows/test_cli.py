@@ -27,3 +27,11 @@ def test_an_output_that_is_a_file_exits_nonzero_with_one_line(tmp_path: Path, ca
     assert code == 2
     assert err == [f"newsclean: output is not a folder: {tmp_path / 'out'}"]
     assert (tmp_path / "out").read_text() == "not a folder"
+
+
+def test_zero_processes_exits_nonzero_with_one_line(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "raw").mkdir()
+    code = main(["run", "--raw", str(tmp_path / "raw"), "--output", str(tmp_path / "out"), "--processes", "0"])
+    assert code == 2
+    assert capsys.readouterr().err.strip().splitlines() == ["newsclean: --processes must be >= 1"]
+    assert not (tmp_path / "out").exists()

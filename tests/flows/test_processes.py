@@ -1,0 +1,118 @@
+"""Forked worker processes for the partitions' work: where a body runs, and that the flow's output does not depend on it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+from prefect.task_runners import PrefectTaskRunner, ThreadPoolTaskRunner
+
+from flows import io, processes
+from flows.clean import clean_flow, forks_workers
+from flows.config import Settings
+from tests.conftest import PROJECT
+from transforms.content import ContentModel, TreeEnsemble
+from transforms.schema import TABLES
+
+
+def _die() -> None:
+    os._exit(3)
+
+
+def _fail(message: str) -> None:
+    raise KeyError(message)
+
+
+@pytest.mark.parametrize(
+    ("requested", "partitions", "expected"),
+    [(None, 1, 1), (None, 10**6, processes.available_cores()), (2, 5, 2), (8, 3, 3), (1, 4, 1), (None, 0, 1)],
+)
+def test_process_count(requested: int | None, partitions: int, expected: int) -> None:
+    assert processes.process_count(requested, partitions) == expected
+
+
+def test_process_count_rejects_zero() -> None:
+    with pytest.raises(ValueError, match=r"^processes must be >= 1$"):
+        processes.process_count(0, 4)
+
+
+def test_a_body_runs_here_without_workers_and_in_a_forked_one_with_them() -> None:
+    assert processes.run(os.getpid) == os.getpid()
+    with processes.forked_workers(2) as opened:
+        assert opened == 2
+        pids = {processes.run(os.getpid) for _ in range(8)}
+        assert os.getpid() not in pids and 1 <= len(pids) <= 2
+        # A second flow in this process shares the open workers; they stay open until the first is done.
+        with processes.forked_workers(2):
+            assert processes.run(os.getpid) in pids
+        assert processes.run(os.getpid) in pids
+    assert processes.run(os.getpid) == os.getpid()
+
+
+def test_one_worker_forks_nothing() -> None:
+    with processes.forked_workers(1) as opened:
+        assert opened == 1
+        assert processes.run(os.getpid) == os.getpid()
+
+
+def test_a_body_error_reaches_the_task_and_a_dead_worker_is_named() -> None:
+    with processes.forked_workers(2):
+        with pytest.raises(KeyError, match="no such part"):
+            processes.run(_fail, "no such part")
+        with pytest.raises(processes.WorkerDied, match=r"ended abruptly .* running _die"):
+            processes.run(_die)
+
+
+def _booster() -> lgb.Booster:
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(200, 3))
+    return lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 4}, lgb.Dataset(features, features[:, 0] > 0), 3)
+
+
+def test_workers_fork_only_on_threads_and_never_with_lightgbm_in_them() -> None:
+    booster = _booster()
+    trees = Settings(Path("raw"), Path("out"), content=ContentModel(TreeEnsemble.from_lightgbm_dump(booster.dump_model())))
+    lightgbm = Settings(Path("raw"), Path("out"), content=ContentModel(booster))
+    no_model = Settings(Path("raw"), Path("out"))
+    assert forks_workers(ThreadPoolTaskRunner(), trees) and forks_workers(ThreadPoolTaskRunner(), no_model)
+    assert not forks_workers(ThreadPoolTaskRunner(), lightgbm)
+    assert not forks_workers(PrefectTaskRunner(), trees) and not forks_workers(None, trees)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_forked_workers_publish_the_same_rows_as_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(PROJECT / "raw", raw)
+    opened: list[int] = []
+    real = processes.forked_workers
+
+    @contextmanager
+    def recorded(count: int) -> Iterator[int]:
+        with real(count) as forked:
+            opened.append(forked)
+            yield forked
+
+    monkeypatch.setattr("flows.clean.forked_workers", recorded)
+    # Small partitions, so the sample makes several.
+    clean_flow(raw=str(raw), output=str(tmp_path / "one"), partition_mb=0.003, processes=1)
+    clean_flow(raw=str(raw), output=str(tmp_path / "two"), partition_mb=0.003, processes=2)
+    assert opened == [1, 2]
+    manifest = pd.read_json(tmp_path / "two" / io.CURRENT / "manifest.json", typ="series")
+    assert manifest["partitions"] > 2
+    for name in TABLES:
+        one = pd.read_parquet(tmp_path / "one" / io.CURRENT / f"{name}.parquet")
+        two = pd.read_parquet(tmp_path / "two" / io.CURRENT / f"{name}.parquet")
+        pd.testing.assert_frame_equal(one, two, check_exact=True, obj=name)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_flow_rejects_zero_processes(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"^processes must be >= 1$"):
+        clean_flow(raw=str(PROJECT / "raw"), output=str(tmp_path / "out"), processes=0)

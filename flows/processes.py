@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -46,7 +47,9 @@ def process_count(requested: int | None, partitions: int) -> int:
 
 
 def can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
+    # Linux only: macOS offers fork, but its system libraries (Accelerate's BLAS among them) are not
+    # safe in a forked child; Windows has no fork. Elsewhere the bodies run on the task's thread.
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
 
 
 @contextmanager

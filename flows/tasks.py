@@ -383,6 +383,9 @@ def _clean_partition(work: Path, index: int, settings: Settings, previous: io.Pr
     parts.write_frame(folder / "documents.parquet", cleaned.documents)
     parts.write_frame(folder / "paragraphs.parquet", cleaned.paragraphs)
     parts.write_frame(folder / "removed.parquet", cleaned.removed)
+    # Each paragraph's id as a cluster's canonical copy, hashed here where the partitions run side
+    # by side: the global clustering then only picks the canonical copies' ids.
+    parts.write_frame(folder / "own_cluster_ids.parquet", pd.DataFrame({"cluster_id": dedup.own_cluster_ids(cleaned.paragraphs)}))
     # Signatures: reused from the last run by text, computed for new texts; band keys for the global stages.
     minhash = settings.dedup.minhash
     para_texts, doc_texts = cleaned.paragraphs["text"].tolist(), cleaned.documents["text"].tolist()
@@ -443,7 +446,8 @@ def cluster_paragraphs(work: Path, count: int, settings: Settings) -> ClusterSum
     canonical, sizes = dedup.canonical_from_keys(
         keys, rank, lambda rows: shingle_hashes(texts(rows), shingle_size), settings.dedup.paragraphs
     )
-    assigned = dedup.cluster_columns(frame, canonical, sizes)
+    own_ids = pd.concat([parts.read_frame(work / n / "own_cluster_ids.parquet") for n in names], ignore_index=True)["cluster_id"]
+    assigned = dedup.cluster_columns(frame, canonical, sizes, own_ids.to_numpy(dtype=object))
     start = 0
     for i, n in zip(ids, names, strict=True):
         parts.write_frame(work / n / "paragraph_clusters.parquet", assigned.iloc[start : start + len(i)].reset_index(drop=True))

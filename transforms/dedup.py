@@ -251,13 +251,31 @@ def paragraph_clusters(
     return out, sig
 
 
-def cluster_columns(paragraphs: pd.DataFrame, canonical: npt.NDArray[np.int64], sizes: npt.NDArray[np.int64]) -> pd.DataFrame:
-    """cluster_id (named after the canonical copy), cluster_size and is_canonical per paragraph (doc_id, position)."""
-    # One id per distinct canonical copy, from Python lists: indexing numpy arrays item by item costs more than the hashing.
+def own_cluster_ids(paragraphs: pd.DataFrame) -> list[str]:
+    """The cluster_id each paragraph (doc_id, position) would give a cluster it is the canonical copy of."""
+    # From Python lists: indexing numpy arrays item by item costs more than the hashing.
+    doc_ids, positions = paragraphs["doc_id"].tolist(), paragraphs["position"].tolist()
+    return [cluster_id(str(d), int(p)) for d, p in zip(doc_ids, positions, strict=True)]
+
+
+def cluster_columns(
+    paragraphs: pd.DataFrame,
+    canonical: npt.NDArray[np.int64],
+    sizes: npt.NDArray[np.int64],
+    own_ids: Sequence[str] | npt.NDArray[np.object_] | None = None,
+) -> pd.DataFrame:
+    """cluster_id (named after the canonical copy), cluster_size and is_canonical per paragraph (doc_id, position).
+
+    `own_ids`, each paragraph's `own_cluster_ids`, may come precomputed (the flow hashes them per
+    partition, in parallel); otherwise the distinct canonical copies are hashed here.
+    """
     heads, inverse = np.unique(canonical, return_inverse=True)
-    doc_ids = paragraphs["doc_id"].to_numpy(dtype=object)[heads].tolist()
-    positions = paragraphs["position"].to_numpy()[heads].tolist()
-    ids = np.array([cluster_id(str(d), int(p)) for d, p in zip(doc_ids, positions, strict=True)], dtype=object)
+    if own_ids is not None:
+        if len(own_ids) != len(paragraphs):
+            raise ValueError(f"own_ids has {len(own_ids)} ids for {len(paragraphs)} paragraphs")
+        ids = np.asarray(own_ids, dtype=object)[heads]
+    else:
+        ids = np.array(own_cluster_ids(paragraphs.iloc[heads]), dtype=object)
     return pd.DataFrame(
         {
             "cluster_id": pd.Series(ids[inverse.reshape(-1)], dtype="str"),

@@ -6,7 +6,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.dedup import paragraph_and_document_signatures, published_instant, published_key, ranks, text_key
+from transforms.dedup import (
+    cluster_columns,
+    cluster_id,
+    own_cluster_ids,
+    paragraph_and_document_signatures,
+    published_instant,
+    published_key,
+    ranks,
+    text_key,
+)
 from transforms.minhash import MinHashConfig, signatures
 from transforms.tables import with_bodies
 
@@ -92,3 +101,16 @@ def test_ranks_follow_python_ordering_and_keep_row_order_on_ties(first: list[str
     expected = sorted(range(n), key=lambda i: (first[i], second[i], i))
     assert np.argsort(ranks(*keys)).tolist() == expected
     assert sorted(ranks(*keys).tolist()) == list(range(n))
+
+
+def test_cluster_columns_from_precomputed_own_ids_equal_those_hashed_here() -> None:
+    canonical = np.array([1, 1, 2, 3, 1, 5])
+    sizes = np.array([3, 3, 1, 1, 3, 1])
+    own = own_cluster_ids(PARAGRAPHS)
+    assert own[1] == cluster_id("a", 2) and own[5] == cluster_id("c", 0)
+    hashed = cluster_columns(PARAGRAPHS, canonical, sizes)
+    pd.testing.assert_frame_equal(cluster_columns(PARAGRAPHS, canonical, sizes, np.array(own, dtype=object)), hashed)
+    assert hashed["cluster_id"].tolist() == [own[1], own[1], own[2], own[3], own[1], own[5]]
+    assert hashed["is_canonical"].tolist() == [False, True, True, True, False, True]
+    with pytest.raises(ValueError, match=r"^own_ids has 5 ids for 6 paragraphs$"):
+        cluster_columns(PARAGRAPHS, canonical, sizes, own[:5])

@@ -97,14 +97,14 @@ def clean_flow(
             _results([tasks.count_site_lines.submit(work, i) for i in each])
             tasks.merge_site_stats(work, count, settings, previous, plan.affected, set(plan.ids["source"]))
             cleaned = _results([tasks.clean_partition.submit(work, i, settings, previous, plan.affected) for i in each])
+            # The state the next run reuses needs no check: it is written beside clustering and validation.
+            staging = tasks.stage_state.submit(work, count, plan, read_plan.files, fingerprint)
             # Paragraph clusters and duplicate documents read the same parts and write their own: submitted together.
             clustering = tasks.cluster_paragraphs.submit(work, count, settings)
             finding = tasks.find_duplicate_documents.submit(work, count, settings)
             clusters, duplicates = _results([clustering, finding])
             chrome_rules = settings.clean.rules.records(ROLE_CHROME)
             validating = [tasks.finish_partition.submit(work, i, chrome_rules, plan.partition_docs[i]) for i in each]
-            # The state the next run reuses needs no check: it is written while the partitions are validated.
-            staging = tasks.stage_state.submit(work, count, plan, read_plan.files, fingerprint)
             *checked, staged = _results([*validating, staging])
             results = tasks.combine_validations(checked, checking_inputs.result())
             manifest = {

@@ -1,11 +1,12 @@
-"""Forked worker processes for the CPU-bound bodies of per-partition tasks, when the flow's tasks run on threads.
+"""Forked worker processes for the CPU-bound bodies of tasks, when the flow's tasks run on threads.
 
 Threads of one process share one interpreter lock: two partitions cleaned on two threads took
-1.15-1.4x the time of one, where two processes take 1x. So a flow on the default (thread) task
-runner forks a few workers once, at a quiet moment (after planning, before any task of the
-partitions starts), and each per-partition task sends its body there with `run`. The task itself,
-its state and its log lines stay in the flow's process, where Prefect tracks them; the body is a
-plain function of paths and settings that reads and writes the run's work folder and returns counts.
+1.15-1.4x the time of one, in two processes about as long as one. So a flow on the default (thread)
+task runner forks a few workers once, at a quiet moment (after scanning the inputs, before any task
+reads them), and each per-partition task (and the state's staging, which runs beside the global
+stages) sends its body there with `run`. The task itself, its state and its log lines stay in the
+flow's process, where Prefect tracks them; the body is a plain function of paths and settings that
+reads and writes the run's work folder and returns counts.
 
 On Dask the tasks already run in worker processes: no pool is open there, and `run` calls the body
 in place. Whatever runs it, the body does the same work on the same parts, so the output is equal.

@@ -551,20 +551,14 @@ def combine_validations(
 # ---------------------------------------------------------------- publishing
 
 
-@stage("stage state")
-def stage_state(work: Path, count: int, plan: Plan, files: pd.DataFrame, fingerprint: str) -> Path:
-    """A staging folder in the work folder, holding the state the next run reuses.
-
-    The state needs no check, so the flow writes it while the partitions are validated. A run that
-    fails removes it with the work folder; one that publishes moves it into the output.
-    """
+def _stage_state(work: Path, count: int, read_rejections: pd.DataFrame, files: pd.DataFrame, fingerprint: str) -> Path:
     staging = io.new_staging(work)
     try:
         io.write_state(
             staging,
             files,
             sorted((work / "read").glob("*.parquet")),
-            plan.read_rejections,
+            read_rejections,
             {"fingerprint": fingerprint},
             [work / n / "signatures.parquet" for n in _partition_names(work, count)],
             work / "state_site_lines.parquet",
@@ -573,6 +567,17 @@ def stage_state(work: Path, count: int, plan: Plan, files: pd.DataFrame, fingerp
         io.discard(staging)
         raise
     return staging
+
+
+@stage("stage state")
+def stage_state(work: Path, count: int, plan: Plan, files: pd.DataFrame, fingerprint: str) -> Path:
+    """A staging folder in the work folder, holding the state the next run reuses.
+
+    The state needs no check, so the flow writes it while the global stages and validation run (in a
+    forked worker where there are some). A run that fails removes it with the work folder; one that
+    publishes moves it into the output.
+    """
+    return processes.run(_stage_state, work, count, plan.read_rejections, files, fingerprint)
 
 
 @stage("write and publish")

@@ -37,6 +37,21 @@ def _free_port() -> int:
         return port
 
 
+# `python -m uvicorn`, after asking the kernel to kill the server when the process that started it
+# dies (Linux's PR_SET_PDEATHSIG, kept across exec): a run killed by SIGKILL has no `__exit__` to
+# stop its server, which would otherwise serve on, alone, until the machine restarts.
+_BOOT = (
+    "import ctypes, os, runpy, signal, sys\n"
+    "parent = int(sys.argv.pop(1))\n"
+    "if sys.platform.startswith('linux'):\n"
+    "    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)\n"
+    "    if os.getppid() != parent:\n"
+    "        os._exit(1)\n"
+    "sys.argv[0] = 'uvicorn'\n"
+    "runpy.run_module('uvicorn', run_name='__main__', alter_sys=True)\n"
+)
+
+
 def _prefect_parent() -> str:
     spec = importlib.util.find_spec("prefect")  # finds the package without importing it
     if spec is None or spec.origin is None:
@@ -124,7 +139,8 @@ class TemporaryApi:
     def _start(self) -> None:
         port = _free_port()
         env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
-        args = [sys.executable, "-m", "uvicorn", "--app-dir", _prefect_parent(), "--factory", "prefect.server.api.server:create_app"]
+        args = [sys.executable, "-c", _BOOT, str(os.getpid()), "--app-dir", _prefect_parent()]
+        args += ["--factory", "prefect.server.api.server:create_app"]
         args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"]
         self.process = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL)
         self.api_url = f"http://127.0.0.1:{port}/api"

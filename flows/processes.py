@@ -14,8 +14,10 @@ in place. Whatever runs it, the body does the same work on the same parts, so th
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -47,6 +49,21 @@ def process_count(requested: int | None, partitions: int) -> int:
     return max(1, min(requested or available_cores(), partitions))
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker start-up: the kernel kills this worker when the flow's process dies, even by SIGKILL.
+
+    Otherwise a killed run leaves its workers behind, blocked forever on a queue that they hold both
+    ends of. (The signal follows the thread that forked the worker: the flow's, which closes the pool
+    before it returns.)
+    """
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # died before the request took effect
+        os._exit(1)
+
+
 def can_fork() -> bool:
     # Linux only: macOS offers fork, but its system libraries (Accelerate's BLAS among them) are not
     # safe in a forked child; Windows has no fork. Elsewhere the bodies run on the task's thread.
@@ -66,7 +83,9 @@ def forked_workers(count: int) -> Iterator[int]:
         raise ValueError("count must be >= 1")
     with _lock:
         if _pool is None and count >= 2 and can_fork():
-            pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork"))
+            pool = ProcessPoolExecutor(
+                count, mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent, initargs=(os.getpid(),)
+            )
             # The first submit forks every worker (for the fork method, all at once): now, not later
             # in the middle of a task, while another thread may hold a lock the child would inherit.
             pool.submit(os.getpid).result()

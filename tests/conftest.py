@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -19,3 +20,22 @@ def require_shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: this test reads the shared seeds/eval/corpus beside the project")
     return path
+
+
+def processes_gone(pids: list[int], within_s: float) -> bool:
+    """Whether every pid has exited (a zombie left for init to reap counts as exited) within `within_s` seconds."""
+    deadline = time.monotonic() + within_s
+    while True:
+        alive = []
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+            if state != "Z":
+                alive.append(pid)
+        if not alive:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from flows.apiserver import ApiServerError, TemporaryApi, api_url_configured
+from tests.conftest import processes_gone
 
 
 def test_timeout_must_be_positive() -> None:
@@ -118,3 +119,20 @@ def test_a_server_that_exits_before_answering_is_a_clear_error(monkeypatch: pyte
     monkeypatch.setattr(TemporaryApi, "_start", start_a_process_that_exits)
     with pytest.raises(ApiServerError, match=r"^the temporary Prefect server exited with code 3$"), TemporaryApi(30) as api:
         api.wait_ready()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's parent-death signal is Linux's")
+def test_a_killed_run_takes_its_server_with_it(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    code = (
+        "import time\nfrom flows.apiserver import TemporaryApi\n"
+        "with TemporaryApi(120) as api:\n    api.wait_ready()\n    print(api.process.pid, flush=True)\n    time.sleep(600)"
+    )
+    run = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    assert run.stdout is not None
+    server = int(run.stdout.readline())
+    run.kill()  # SIGKILL: no __exit__ runs
+    run.wait()
+    assert processes_gone([server], 10), "the server outlived the process that started it"

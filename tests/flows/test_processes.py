@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +19,7 @@ from prefect.task_runners import PrefectTaskRunner, ThreadPoolTaskRunner
 from flows import io, processes
 from flows.clean import clean_flow, forks_workers
 from flows.config import Settings
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, processes_gone
 from transforms.content import ContentModel, TreeEnsemble
 from transforms.schema import TABLES
 
@@ -68,6 +70,21 @@ def test_a_body_error_reaches_the_task_and_a_dead_worker_is_named() -> None:
             processes.run(_fail, "no such part")
         with pytest.raises(processes.WorkerDied, match=r"ended abruptly .* running _die"):
             processes.run(_die)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's parent-death signal is Linux's")
+def test_workers_die_with_a_killed_flow_process() -> None:
+    code = (
+        "import os, time\nfrom flows import processes\nwith processes.forked_workers(2):\n"
+        "    print(*sorted({processes.run(os.getpid) for _ in range(20)}), flush=True)\n    time.sleep(600)"
+    )
+    flow = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=PROJECT)
+    assert flow.stdout is not None
+    workers = [int(p) for p in flow.stdout.readline().split()]
+    assert workers and flow.pid not in workers
+    flow.kill()  # SIGKILL: the pool is never shut down
+    flow.wait()
+    assert processes_gone(workers, 10), "forked workers outlived the flow's process"
 
 
 def _booster() -> lgb.Booster:

@@ -58,7 +58,7 @@ def clean_flow(
     """Clean what is new or changed under `raw` and publish the whole validated dataset to `output`.
 
     On the default task runner the per-partition work runs in `processes` forked processes
-    (default: one per core, at most one per partition; 1: in this process).
+    (default: one per core, at most one per batch of files to read; 1: in this process).
     """
     started = time.perf_counter()
     if not partition_mb > 0:
@@ -76,7 +76,7 @@ def clean_flow(
         try:
             read_plan = tasks.scan_inputs(settings.raw, previous, partition_bytes)
             if forks_workers(_task_runner(), settings):
-                # Forked now, while no task runs: one per core for a run of several partitions (flows/processes.py).
+                # Forked now, while no task runs: one per core for a run of several batches (flows/processes.py).
                 forked = workers.enter_context(forked_workers(process_count(processes, len(read_plan.batches))))
                 if forked > 1:
                     get_run_logger().info("the partitions' work runs in %d forked processes", forked)

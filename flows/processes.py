@@ -42,11 +42,11 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
-def process_count(requested: int | None, partitions: int) -> int:
-    """Worker processes for `partitions` partitions: `requested`, or one per core, and never more than the partitions."""
+def process_count(requested: int | None, tasks_at_once: int) -> int:
+    """Worker processes for up to `tasks_at_once` tasks side by side: `requested`, or one per core, and never more than those tasks."""
     if requested is not None and requested < 1:
         raise ValueError("processes must be >= 1")
-    return max(1, min(requested or available_cores(), partitions))
+    return max(1, min(requested or available_cores(), tasks_at_once))
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h

@@ -33,11 +33,11 @@ def _fail(message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("requested", "partitions", "expected"),
+    ("requested", "tasks_at_once", "expected"),
     [(None, 1, 1), (None, 10**6, processes.available_cores()), (2, 5, 2), (8, 3, 3), (1, 4, 1), (None, 0, 1)],
 )
-def test_process_count(requested: int | None, partitions: int, expected: int) -> None:
-    assert processes.process_count(requested, partitions) == expected
+def test_process_count(requested: int | None, tasks_at_once: int, expected: int) -> None:
+    assert processes.process_count(requested, tasks_at_once) == expected
 
 
 def test_process_count_rejects_zero() -> None:

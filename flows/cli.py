@@ -89,13 +89,14 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _import_heavy_modules() -> None:
+def _import_heavy_modules(load_loops: bool) -> None:
     from flows.validation import import_great_expectations
     from transforms.kernels import precompile
 
-    # Loaded from numba's cache here, the compiled loops are inherited by the run's forked workers
-    # instead of each worker loading them again.
-    precompile()
+    if load_loops:
+        # Loaded from numba's cache here, the compiled loops are inherited by the run's forked
+        # workers instead of each worker loading them again. (Dask's workers preload their own.)
+        precompile()
     import_great_expectations()
 
 
@@ -121,7 +122,7 @@ def _run(args: argparse.Namespace) -> dict[str, object]:
             from flows.runners import dask_runner, local_cluster  # imports Dask before the GX thread starts importing
         # Validation (in this process, or for the inputs table on Dask) needs GX, signatures numba:
         # import them while the server or the local cluster boots. With neither to wait for, it is imported where it is used.
-        warm = threading.Thread(target=_import_heavy_modules, name="import-heavy", daemon=True)
+        warm = threading.Thread(target=_import_heavy_modules, args=(not on_dask,), name="import-heavy", daemon=True)
         if api.process is not None or args.workers is not None:
             warm.start()
         if not on_dask:

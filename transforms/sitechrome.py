@@ -59,6 +59,11 @@ def block_document_counts(blocks: pd.DataFrame) -> pd.DataFrame:
     return counts.rename("documents").reset_index()
 
 
+def _recurring(lines: pd.DataFrame) -> pd.DataFrame:
+    """The rows of lines found in two or more distinct pages of their source: what SiteStats.line_documents lists."""
+    return lines[lines["documents"].to_numpy() >= 2]
+
+
 def site_stats(blocks: pd.DataFrame, config: SiteChromeConfig) -> SiteStats:
     """Line counts, page counts and chrome keys per source; `blocks` has source, key, group, n_words."""
     counts = block_document_counts(blocks)
@@ -68,7 +73,7 @@ def site_stats(blocks: pd.DataFrame, config: SiteChromeConfig) -> SiteStats:
     chrome = merged[(merged["documents"] >= needed) & (merged["n_words"] <= config.max_words)]
     sizes = blocks[blocks["source"] != ""].groupby("source", sort=True)["group"].nunique()
     return SiteStats(
-        line_documents=counts.loc[counts["documents"] >= 2, ["source", "key", "documents"]].reset_index(drop=True),
+        line_documents=_recurring(counts)[["source", "key", "documents"]].reset_index(drop=True),
         source_documents={str(s): int(c) for s, c in sizes.items()},
         chrome={str(src): frozenset(map(str, grp["key"])) for src, grp in chrome.groupby("source", sort=True)},
     )
@@ -112,7 +117,7 @@ def merge_line_groups(lines: pd.DataFrame, sizes: pd.DataFrame, config: SiteChro
 def stats_for_sources(lines: pd.DataFrame, sizes: pd.DataFrame, sources: set[str]) -> SiteStats:
     """The SiteStats the cleaner needs for some sources, from merged counts."""
     # Chrome lines recur too (min_documents >= 2): the recurring lines hold everything asked for.
-    recurring = lines[lines["documents"].to_numpy() >= 2]
+    recurring = _recurring(lines)
     mine = recurring[recurring["source"].isin(sources)]
     return SiteStats(
         line_documents=mine[["source", "key", "documents"]].reset_index(drop=True),

@@ -15,6 +15,7 @@ in place. Whatever runs it, the body does the same work on the same parts, so th
 from __future__ import annotations
 
 import ctypes
+import logging
 import multiprocessing
 import os
 import signal
@@ -52,8 +53,34 @@ def process_count(requested: int | None, tasks_at_once: int) -> int:
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
+def _start_worker(parent: int) -> None:
+    _die_with_parent(parent)
+    _plain_log_handlers()
+
+
+def _plain_log_handlers() -> None:
+    """Worker start-up: Prefect's log handlers replaced by plain ones (a console one writes to stderr as before).
+
+    Prefect's console handler prints through a rich Console, whose lock a forked child inherits as it
+    was: a worker forked while another thread of the flow's process printed (any DEBUG run) hung on its
+    first log line. Python re-makes the locks of plain handlers at a fork. Prefect's API handler sends
+    through a thread that a forked child does not have; the task in the flow's process logs instead.
+    """
+    loggers = [logging.getLogger(), *(x for x in logging.Logger.manager.loggerDict.values() if isinstance(x, logging.Logger))]
+    for logger in loggers:
+        for handler in list(logger.handlers):
+            if not type(handler).__module__.startswith("prefect."):
+                continue
+            logger.removeHandler(handler)
+            if isinstance(handler, logging.StreamHandler):
+                plain = logging.StreamHandler(sys.stderr)
+                plain.setLevel(handler.level)
+                plain.setFormatter(handler.formatter)
+                logger.addHandler(plain)
+
+
 def _die_with_parent(parent: int) -> None:
-    """Worker start-up: the kernel kills this worker when the flow's process dies, even by SIGKILL.
+    """The kernel kills this worker when the flow's process dies, even by SIGKILL.
 
     Otherwise a killed run leaves its workers behind, blocked forever on a queue that they hold both
     ends of. (The signal follows the thread that forked the worker: the flow's, which closes the pool
@@ -84,7 +111,7 @@ def forked_workers(count: int) -> Iterator[int]:
     with _lock:
         if _pool is None and count >= 2 and can_fork():
             pool = ProcessPoolExecutor(
-                count, mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent, initargs=(os.getpid(),)
+                count, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker, initargs=(os.getpid(),)
             )
             # The first submit forks every worker (for the fork method, all at once): now, not later
             # in the middle of a task, while another thread may hold a lock the child would inherit.

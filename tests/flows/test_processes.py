@@ -87,6 +87,37 @@ def test_workers_die_with_a_killed_flow_process() -> None:
     assert processes_gone(workers, 10), "forked workers outlived the flow's process"
 
 
+def test_a_worker_forked_while_another_thread_prints_a_log_line_still_logs() -> None:
+    # The thread holds the lock of Prefect's console (a rich Console) across the fork, as a thread
+    # printing a DEBUG line at that moment does; the worker then logs a warning of its own.
+    code = (
+        "import logging, threading\n"
+        "from prefect.logging.configuration import setup_logging\n"
+        "from prefect.logging.handlers import PrefectConsoleHandler\n"
+        "from flows import processes\n"
+        "setup_logging()\n"
+        "console = next(h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler))\n"
+        "held, done = threading.Event(), threading.Event()\n"
+        "def printing():\n"
+        "    with console.console._lock:\n"
+        "        held.set()\n"
+        "        done.wait()\n"
+        "threading.Thread(target=printing).start()\n"
+        "held.wait()\n"
+        "with processes.forked_workers(2):\n"
+        "    done.set()\n"
+        "    processes.run(logging.getLogger('a.library').warning, 'worker line')\n"
+        "print('returned', flush=True)\n"
+    )
+    try:
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a forked worker hung on its first log line")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "returned"
+    assert "worker line" in run.stderr
+
+
 def _booster() -> lgb.Booster:
     rng = np.random.default_rng(0)
     features = rng.normal(size=(200, 3))

@@ -284,9 +284,7 @@ def _partition_names(work: Path, count: int) -> list[str]:
     return [f"p{i:05d}" for i in range(count)]
 
 
-@stage("group near-identical pages")
-def group_pages(work: Path, count: int, settings: Settings) -> int:
-    """Near-identical raw pages of one source form a group that counts once for site chrome (all partitions)."""
+def _group_pages(work: Path, count: int, settings: Settings) -> tuple[int, int]:
     names = _partition_names(work, count)
     ids = [parts.read_frame(work / n / "raw_ids.parquet") for n in names]
     keys = np.concatenate([parts.read_array(work / n / "raw_keys.npy") for n in names]) if names else np.zeros((0, 1), np.uint64)
@@ -298,8 +296,15 @@ def group_pages(work: Path, count: int, settings: Settings) -> int:
     )
     groups = pd.DataFrame({"doc_id": all_ids["doc_id"], "group": all_ids["doc_id"].to_numpy()[canonical]})
     parts.write_frame(work / "groups.parquet", groups)
-    get_run_logger().info("%d documents form %d distinct pages for site-chrome counts", len(groups), groups["group"].nunique())
-    return int(groups["group"].nunique())
+    return len(groups), int(groups["group"].nunique())
+
+
+@stage("group near-identical pages")
+def group_pages(work: Path, count: int, settings: Settings) -> int:
+    """Near-identical raw pages of one source form a group that counts once for site chrome (all partitions)."""
+    documents, pages = processes.run(_group_pages, work, count, settings)
+    get_run_logger().info("%d documents form %d distinct pages for site-chrome counts", documents, pages)
+    return pages
 
 
 def _count_site_lines(work: Path, index: int) -> int:
@@ -321,11 +326,9 @@ def count_site_lines(work: Path, index: int) -> int:
     return processes.run(_count_site_lines, work, index)
 
 
-@stage("merge site statistics")
-def merge_site_stats(
+def _merge_site_stats(
     work: Path, count: int, settings: Settings, previous: io.PreviousRun | None, affected: set[str], present: set[str]
-) -> int:
-    """Site line counts of every partition merged, the chrome they make, and the state's line counts."""
+) -> tuple[int, int]:
     names = _partition_names(work, count)
     lines = pd.concat([parts.read_frame(work / n / "lines.parquet") for n in names], ignore_index=True)
     sizes = pd.concat([parts.read_frame(work / n / "sizes.parquet") for n in names], ignore_index=True)
@@ -338,10 +341,16 @@ def merge_site_stats(
         kept = kept[~kept["source"].isin(affected) & kept["source"].isin(present)]
         fresh = pd.concat([kept, fresh], ignore_index=True).sort_values(["source", "key"], kind="stable").reset_index(drop=True)
     parts.write_frame(work / "state_site_lines.parquet", fresh)
-    chrome = int(merged.lines["chrome"].sum())
-    get_run_logger().info(
-        "%d recurring lines are site chrome across %d sources", chrome, merged.lines.loc[merged.lines["chrome"], "source"].nunique()
-    )
+    return int(merged.lines["chrome"].sum()), int(merged.lines.loc[merged.lines["chrome"], "source"].nunique())
+
+
+@stage("merge site statistics")
+def merge_site_stats(
+    work: Path, count: int, settings: Settings, previous: io.PreviousRun | None, affected: set[str], present: set[str]
+) -> int:
+    """Site line counts of every partition merged, the chrome they make, and the state's line counts."""
+    chrome, sources = processes.run(_merge_site_stats, work, count, settings, previous, affected, present)
+    get_run_logger().info("%d recurring lines are site chrome across %d sources", chrome, sources)
     return chrome
 
 
@@ -419,7 +428,9 @@ def clean_partition(work: Path, index: int, settings: Settings, previous: io.Pre
 
 @dataclass(frozen=True)
 class ClusterSummary:
+    paragraphs: int
     duplicated: int
+    largest_size: int
     largest: list[dict[str, Any]]
 
 
@@ -431,9 +442,7 @@ def _band_keys(work: Path, names: list[str], file: str, bands: int, items: int) 
     return keys
 
 
-@stage("cluster near-duplicate paragraphs")
-def cluster_paragraphs(work: Path, count: int, settings: Settings) -> ClusterSummary:
-    """Band keys of every partition grouped together, candidates checked by exact Jaccard, clusters by components."""
+def _cluster_paragraphs(work: Path, count: int, settings: Settings) -> ClusterSummary:
     names = _partition_names(work, count)
     ids = [parts.read_frame(work / n / "paragraphs.parquet", ["doc_id", "position"]) for n in names]
     published = pd.concat([parts.read_frame(work / n / "documents.parquet", ["doc_id", "published"]) for n in names], ignore_index=True)
@@ -459,14 +468,20 @@ def cluster_paragraphs(work: Path, count: int, settings: Settings) -> ClusterSum
         {"cluster_id": c, "size": int(s), "text": t[:100]}
         for c, s, t in zip(top["cluster_id"], top["cluster_size"], top_texts, strict=True)
     ]
+    return ClusterSummary(len(assigned), len(big), int(sizes.max()) if len(sizes) else 0, largest)
+
+
+@stage("cluster near-duplicate paragraphs")
+def cluster_paragraphs(work: Path, count: int, settings: Settings) -> ClusterSummary:
+    """Band keys of every partition grouped together, candidates checked by exact Jaccard, clusters by components."""
+    summary = processes.run(_cluster_paragraphs, work, count, settings)
     get_run_logger().info(
-        "%d of %d paragraphs have near-duplicates; largest cluster %d", len(big), len(assigned), int(sizes.max()) if len(sizes) else 0
+        "%d of %d paragraphs have near-duplicates; largest cluster %d", summary.duplicated, summary.paragraphs, summary.largest_size
     )
-    return ClusterSummary(len(big), largest)
+    return summary
 
 
-@stage("find duplicate documents")
-def find_duplicate_documents(work: Path, count: int, settings: Settings) -> int:
+def _find_duplicate_documents(work: Path, count: int, settings: Settings) -> int:
     names = _partition_names(work, count)
     ids = [parts.read_frame(work / n / "documents.parquet", ["doc_id", "published"]) for n in names]
     frame = pd.concat(ids, ignore_index=True)
@@ -483,7 +498,13 @@ def find_duplicate_documents(work: Path, count: int, settings: Settings) -> int:
             work / n / "document_duplicates.parquet", pd.DataFrame({"duplicate_of": duplicate_of[start : start + len(i)]}, dtype="object")
         )
         start += len(i)
-    found = sum(d is not None for d in duplicate_of)
+    return sum(d is not None for d in duplicate_of)
+
+
+@stage("find duplicate documents")
+def find_duplicate_documents(work: Path, count: int, settings: Settings) -> int:
+    """Document band keys of every partition grouped together; each near-duplicate names its canonical copy."""
+    found = processes.run(_find_duplicate_documents, work, count, settings)
     get_run_logger().info("%d documents are near-duplicates of a canonical copy", found)
     return found
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from flows import cli
 from flows.cli import main
 
 
@@ -35,3 +36,14 @@ def test_zero_processes_exits_nonzero_with_one_line(tmp_path: Path, capsys) -> N
     assert code == 2
     assert capsys.readouterr().err.strip().splitlines() == ["newsclean: --processes must be >= 1"]
     assert not (tmp_path / "out").exists()
+
+
+def test_runs_on_the_temporary_server_send_no_heartbeats() -> None:
+    from prefect.settings import get_current_settings
+
+    lasting = get_current_settings().flows.heartbeat_frequency
+    with cli.run_settings(temporary_server=True):
+        assert get_current_settings().flows.heartbeat_frequency is None
+    with cli.run_settings(temporary_server=False):
+        assert get_current_settings().flows.heartbeat_frequency == lasting
+    assert get_current_settings().flows.heartbeat_frequency == lasting

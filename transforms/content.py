@@ -424,13 +424,16 @@ def window_mean(
     w: int,
     at: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.float64]:
-    """Mean of values[i-w .. i+w], clipped to each block's own page (cumulative sums, no Python loop), for i in `at` (default: all)."""
-    csum = np.concatenate(([0.0], np.cumsum(values)))
-    i = np.arange(len(values)) if at is None else at
-    lo = np.maximum(i - w, page_start[i])
-    hi = np.minimum(i + w, page_end[i])
-    out: npt.NDArray[np.float64] = (csum[hi + 1] - csum[lo]) / (hi - lo + 1)
-    return out
+    """Mean of values[i-w .. i+w], clipped to each block's own page, for i in `at` (default: all).
+
+    Bit for bit the same whatever other pages the frame holds (`kernels.window_means`).
+    """
+    from transforms.kernels import window_means
+
+    i = np.arange(len(values), dtype=np.int64) if at is None else np.asarray(at, dtype=np.int64)
+    return window_means(
+        np.ascontiguousarray(values, dtype=np.float64), np.asarray(page_start, dtype=np.int64), np.asarray(page_end, dtype=np.int64), w, i
+    )
 
 
 def check_features(model: ContentModel, features: pd.DataFrame) -> None:

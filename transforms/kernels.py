@@ -285,6 +285,27 @@ def best_spans(score: npt.NDArray[np.float64], starts: npt.NDArray[np.int64]) ->
 
 
 @numba.njit(cache=True, nogil=True)
+def window_means(
+    values: npt.NDArray[np.float64], page_start: npt.NDArray[np.int64], page_end: npt.NDArray[np.int64], w: int, at: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """Mean of values[i-w .. i+w] clipped to [page_start[i], page_end[i]], for each i in `at`.
+
+    Each window is summed on its own, left to right: a mean depends on its window's values alone,
+    never on what precedes the page (a running sum over the frame made it depend on the partition).
+    """
+    out = np.empty(at.shape[0], dtype=np.float64)
+    for k in range(at.shape[0]):
+        i = at[k]
+        lo = max(i - w, page_start[i])
+        hi = min(i + w, page_end[i])
+        total = 0.0
+        for j in range(lo, hi + 1):
+            total += values[j]
+        out[k] = total / (hi - lo + 1)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def join_words(
     raw: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], table: npt.NDArray[np.uint8], space: np.uint8
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
@@ -495,6 +516,7 @@ def precompile() -> None:
     title_jaccard(np.arange(3, dtype=np.int64), offsets, np.zeros(2, dtype=np.int64), np.arange(2, dtype=np.int64), np.array([0, 2]), 3)
     shared_key_pairs(np.zeros((2, 3), dtype=np.uint64), 4)
     best_spans(np.zeros(3), offsets)
+    window_means(np.zeros(3), np.zeros(3, dtype=np.int64), np.full(3, 2, dtype=np.int64), 1, np.arange(3, dtype=np.int64))
     siphash24(np.frombuffer(b"ab c", dtype=np.uint8).copy(), np.array([0, 4], dtype=np.int64), np.uint64(1), np.uint64(2))
     join_words(
         np.frombuffer(b"ab c", dtype=np.uint8).copy(), np.array([0, 4], dtype=np.int64), np.zeros(256, dtype=np.uint8), np.uint8(0x20)

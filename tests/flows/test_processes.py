@@ -135,7 +135,7 @@ def test_workers_fork_only_on_threads_and_never_with_lightgbm_in_them() -> None:
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_forked_workers_publish_the_same_rows_as_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_forked_workers_and_any_partitioning_publish_the_same_rows_as_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     raw = tmp_path / "raw"
     shutil.copytree(PROJECT / "raw", raw)
     opened: list[int] = []
@@ -151,13 +151,17 @@ def test_forked_workers_publish_the_same_rows_as_one_process(tmp_path: Path, mon
     # Small partitions, so the sample makes several.
     clean_flow(raw=str(raw), output=str(tmp_path / "one"), partition_mb=0.003, processes=1)
     clean_flow(raw=str(raw), output=str(tmp_path / "two"), partition_mb=0.003, processes=2)
-    assert opened == [1, 2]
+    # And in one partition: where the partitions are cut changes no row either.
+    clean_flow(raw=str(raw), output=str(tmp_path / "whole"), processes=1)
+    assert opened == [1, 2, 1]
     manifest = pd.read_json(tmp_path / "two" / io.CURRENT / "manifest.json", typ="series")
     assert manifest["partitions"] > 2
+    assert pd.read_json(tmp_path / "whole" / io.CURRENT / "manifest.json", typ="series")["partitions"] == 1
     for name in TABLES:
         one = pd.read_parquet(tmp_path / "one" / io.CURRENT / f"{name}.parquet")
-        two = pd.read_parquet(tmp_path / "two" / io.CURRENT / f"{name}.parquet")
-        pd.testing.assert_frame_equal(one, two, check_exact=True, obj=name)
+        for other in ("two", "whole"):
+            rows = pd.read_parquet(tmp_path / other / io.CURRENT / f"{name}.parquet")
+            pd.testing.assert_frame_equal(one, rows, check_exact=True, obj=f"{name} ({other})")
 
 
 @pytest.mark.usefixtures("prefect_harness")

@@ -256,3 +256,17 @@ def test_a_model_the_arrays_cannot_hold_is_loaded_as_lightgbm(tmp_path: Any) -> 
     model = load_content_model(tmp_path)
     assert not isinstance(model.classifier, TreeEnsemble)
     assert np.array_equal(model.classifier.predict(x), booster.predict(x))
+
+
+def test_a_page_has_the_same_features_bit_for_bit_whatever_pages_come_before_it() -> None:
+    # A partition is any run of pages: a page's features must not depend on the pages before it in
+    # the frame (sums over windows once ran over the whole frame, and rounding then flipped the
+    # model's decisions when partitions were cut elsewhere).
+    rng = np.random.default_rng(7)
+    words = ["the", "storm", "Harbour", "of", "tide", "council", "a", "report", "and", "wall"]
+    before = [" ".join(rng.choice(words, size=int(rng.integers(1, 40)))) + "." for _ in range(3000)]
+    others = pd.concat([_page(before[i : i + 30], f"r/{i:05d}") for i in range(0, len(before), 30)], ignore_index=True)
+    both = pd.concat([others, _page(PAGE, "s/a")], ignore_index=True)
+    state = np.full(len(both), STATE_KEPT)
+    after = block_features(both, state, {"s/a": 2}, {"s/a": "Storm Hits Coast"}, HOME_LINE, {"s": 5})
+    pd.testing.assert_frame_equal(_features(), after.iloc[len(others) :].reset_index(drop=True), check_exact=True)

@@ -8,6 +8,7 @@ one worker, never holds the whole corpus, and the tasks run the same in one proc
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -208,20 +209,44 @@ def plan_partitions(results: list[ReadResult], previous: io.PreviousRun | None, 
     return Plan(ranges, affected, ids.reset_index(drop=True), inputs.reset_index(drop=True), rejected, read_rejections, counts)
 
 
+def _greedy_starts(before: npt.NDArray[np.int64], cap: int) -> list[int]:
+    """Where each range starts when ranges are filled in order to at most `cap` bytes (a larger document alone).
+
+    `before[i]` is the bytes ahead of document i; its last entry is the total.
+    """
+    n = len(before) - 1
+    starts = [0]
+    while True:
+        s = starts[-1]
+        end = max(int(np.searchsorted(before, before[s] + cap, side="right")) - 1, s + 1)
+        if end >= n:
+            return starts
+        starts.append(end)
+
+
 def doc_id_ranges(doc_ids: pd.Series, n_bytes: pd.Series, limit: int) -> tuple[list[tuple[str, str | None]], list[int]]:
-    """Half-open doc_id ranges [lo, hi) of about `limit` bytes of text each (sorted ids), and their sizes."""
+    """Half-open doc_id ranges [lo, hi) of sorted ids, and their document counts.
+
+    As few ranges as hold at most `limit` bytes of text each (a larger document is a range of its
+    own), cut so that the largest holds as little as it can: 20 MB at a limit of 16 is two of 10,
+    not 16 and 4, where the run waited for the large one while the other worker idled.
+    """
+    if not len(doc_ids):
+        return [("", None)], [0]
     order = np.argsort(doc_ids.to_numpy(dtype=object), kind="stable")
     ids = doc_ids.to_numpy(dtype=object)[order]
-    sizes = n_bytes.to_numpy()[order]
-    starts = [0]
-    held = 0
-    for i, size in enumerate(sizes.tolist()):
-        if i > starts[-1] and held + size > limit:
-            starts.append(i)
-            held = 0
-        held += size
-    if not len(ids):
-        return [("", None)], [0]
+    before = np.concatenate(([0], np.cumsum(np.maximum(n_bytes.to_numpy(dtype=np.int64)[order], 0))))
+    ranges_needed = len(_greedy_starts(before, limit))
+    # The smallest cap that needs no more ranges than the limit does (bisection: the count of ranges
+    # only falls as the cap grows).
+    low, high = math.ceil(int(before[-1]) / ranges_needed), limit
+    while low < high:
+        mid = (low + high) // 2
+        if len(_greedy_starts(before, mid)) <= ranges_needed:
+            high = mid
+        else:
+            low = mid + 1
+    starts = _greedy_starts(before, high)
     bounds = [str(ids[s]) for s in starts]
     ranges = [(("" if k == 0 else bounds[k]), (bounds[k + 1] if k + 1 < len(bounds) else None)) for k in range(len(bounds))]
     counts = [e - s for s, e in zip(starts, [*starts[1:], len(ids)], strict=True)]

@@ -20,7 +20,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows import io, parts, tasks
 from flows.config import Settings, make_settings, settings_fingerprint
-from flows.processes import forked_workers, process_count
+from flows.processes import available_memory, forked_workers, process_count, worker_bytes
 from transforms.content import TreeEnsemble
 from transforms.rules import ROLE_CHROME
 
@@ -58,7 +58,8 @@ def clean_flow(
     """Clean what is new or changed under `raw` and publish the whole validated dataset to `output`.
 
     On the default task runner the per-partition work runs in `processes` forked processes
-    (default: one per core, at most one per batch of files to read; 1: in this process).
+    (default: one per core, at most one per batch of files to read and as many as the available
+    memory holds; 1: in this process).
     """
     started = time.perf_counter()
     if not partition_mb > 0:
@@ -77,7 +78,15 @@ def clean_flow(
             read_plan = tasks.scan_inputs(settings.raw, previous, partition_bytes)
             if forks_workers(_task_runner(), settings):
                 # Forked now, while no task runs: one per core for a run of several batches (flows/processes.py).
-                forked = workers.enter_context(forked_workers(process_count(processes, len(read_plan.batches))))
+                batches, memory, each = len(read_plan.batches), available_memory(), worker_bytes(partition_bytes)
+                count = process_count(processes, batches, each, memory)
+                if count < process_count(processes, batches) and memory is not None:
+                    get_run_logger().warning(
+                        "%.1f GB of memory available: %d forked process(es) of about %.1f GB each (%g MB partitions), not one per core;"
+                        " a lower --partition-mb allows more",
+                        memory / 1e9, count, each / 1e9, partition_mb,
+                    )  # fmt: skip
+                forked = workers.enter_context(forked_workers(count))
                 if forked > 1:
                     get_run_logger().info("the partitions' work runs in %d forked processes", forked)
             reads = [tasks.read_batch.submit(settings.raw, batch, work, i) for i, batch in enumerate(read_plan.batches)]

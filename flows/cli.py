@@ -40,7 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--processes",
         type=int,
-        help="without Dask: forked processes for the partitions' work (default: one per core; 1: all in this process)",
+        help=(
+            "without Dask: forked processes for the partitions' work"
+            " (default: one per core, as many as the available memory holds; 1: all in this process)"
+        ),
     )
     run.add_argument(
         "--partition-mb", type=float, default=16.0, help="megabytes of text per partition (default 16); the unit of work of one task"

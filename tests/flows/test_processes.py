@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -38,6 +39,63 @@ def _fail(message: str) -> None:
 )
 def test_process_count(requested: int | None, tasks_at_once: int, expected: int) -> None:
     assert processes.process_count(requested, tasks_at_once) == expected
+
+
+GB = 10**9
+
+
+@pytest.mark.parametrize(
+    ("requested", "tasks_at_once", "memory", "expected"),
+    [
+        (None, 100, 100 * GB, 16),  # memory for all: one per core
+        (None, 100, 5 * GB, 4),  # 80% of 5 GB holds four of 1 GB
+        (None, 3, 5 * GB, 3),  # never more than the tasks
+        (None, 100, GB // 2, 1),  # never none
+        (None, 100, None, 16),  # memory unknown: one per core
+        (12, 100, GB, 12),  # asked for: what was asked
+    ],
+)
+def test_the_default_process_count_fits_the_available_memory(
+    monkeypatch: pytest.MonkeyPatch, requested: int | None, tasks_at_once: int, memory: int | None, expected: int
+) -> None:
+    monkeypatch.setattr(processes, "available_cores", lambda: 16)
+    assert processes.process_count(requested, tasks_at_once, GB, memory) == expected
+
+
+def test_a_worker_is_planned_from_the_partition_size() -> None:
+    assert processes.worker_bytes(16_000_000) == processes.WORKER_BASE_BYTES + 32 * 16_000_000
+    assert processes.worker_bytes(4_000_000) < processes.worker_bytes(16_000_000)
+
+
+def _cgroup(folder: Path, limit: str, usage: int, inactive: int, key: str = "inactive_file") -> tuple[str, str, str, str]:
+    folder.mkdir()
+    (folder / "max").write_text(limit + "\n")
+    (folder / "current").write_text(f"{usage}\n")
+    (folder / "stat").write_text(f"anon 5\n{key} {inactive}\nactive_file 7\n")
+    return (str(folder / "max"), str(folder / "current"), str(folder / "stat"), key)
+
+
+def test_available_memory_is_the_least_of_the_system_and_a_cgroup_limit(tmp_path: Path) -> None:
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24000000 kB\nMemAvailable:   20000000 kB\n")
+    assert processes.available_memory(str(meminfo), ()) == 20_000_000 * 1024
+    unlimited = _cgroup(tmp_path / "v2", "max", 10**9, 0)
+    assert processes.available_memory(str(meminfo), (unlimited,)) == 20_000_000 * 1024
+    # 4 GB limit, 3 GB used of which 1 GB is reclaimable page cache: 2 GB left.
+    limited = _cgroup(tmp_path / "v1", str(4 * GB), 3 * GB, GB, "total_inactive_file")
+    assert processes.available_memory(str(meminfo), (unlimited, limited)) == 2 * GB
+    over = _cgroup(tmp_path / "over", str(GB), 2 * GB, 0)
+    assert processes.available_memory(str(meminfo), (over,)) == 0
+
+
+def test_available_memory_is_unknown_without_the_files_and_skips_unreadable_limits(tmp_path: Path) -> None:
+    missing = str(tmp_path / "none")
+    assert processes.available_memory(missing, ((missing, missing, missing, "inactive_file"),)) is None
+    broken = _cgroup(tmp_path / "broken", "lots", 1, 0)
+    assert processes.available_memory(missing, (broken,)) is None
+    # Without the page-cache statistic, the usage counts whole.
+    limit, usage, _, key = _cgroup(tmp_path / "no_stat", str(4 * GB), GB, 0)
+    assert processes.available_memory(missing, ((limit, usage, missing, key),)) == 3 * GB
 
 
 def test_process_count_rejects_zero() -> None:
@@ -162,6 +220,41 @@ def test_forked_workers_and_any_partitioning_publish_the_same_rows_as_one_proces
         for other in ("two", "whole"):
             rows = pd.read_parquet(tmp_path / other / io.CURRENT / f"{name}.parquet")
             pd.testing.assert_frame_equal(one, rows, check_exact=True, obj=f"{name} ({other})")
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_run_with_little_memory_forks_fewer_workers_and_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[int] = []
+    real = processes.forked_workers
+
+    @contextmanager
+    def recorded(count: int) -> Iterator[int]:
+        with real(count) as forked:
+            opened.append(forked)
+            yield forked
+
+    monkeypatch.setattr("flows.clean.forked_workers", recorded)
+    monkeypatch.setattr(processes, "available_cores", lambda: 2)
+    monkeypatch.setattr("flows.clean.available_memory", lambda: 10**9)
+    lines = _Lines()
+    logger = logging.getLogger("prefect.flow_runs")
+    logger.addHandler(lines)
+    try:
+        clean_flow(raw=str(PROJECT / "raw"), output=str(tmp_path / "out"), partition_mb=0.003)
+    finally:
+        logger.removeHandler(lines)
+    # 80% of 1 GB holds one worker of 0.4 GB (plus 32x a tiny partition), not one per core: two.
+    assert opened == [1]
+    assert any("1.0 GB of memory available: 1 forked process(es) of about 0.4 GB each" in line for line in lines.lines), lines.lines
 
 
 @pytest.mark.usefixtures("prefect_harness")

@@ -192,10 +192,9 @@ def test_workers_fork_only_on_threads_and_never_with_lightgbm_in_them() -> None:
     assert not forks_workers(PrefectTaskRunner(), trees) and not forks_workers(None, trees)
 
 
-@pytest.mark.usefixtures("prefect_harness")
-def test_forked_workers_and_any_partitioning_publish_the_same_rows_as_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    raw = tmp_path / "raw"
-    shutil.copytree(PROJECT / "raw", raw)
+@pytest.fixture
+def forks_opened(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many workers each flow run in the test forked (1: none, the flow's own process)."""
     opened: list[int] = []
     real = processes.forked_workers
 
@@ -206,12 +205,19 @@ def test_forked_workers_and_any_partitioning_publish_the_same_rows_as_one_proces
             yield forked
 
     monkeypatch.setattr("flows.clean.forked_workers", recorded)
+    return opened
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_forked_workers_and_any_partitioning_publish_the_same_rows_as_one_process(tmp_path: Path, forks_opened: list[int]) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(PROJECT / "raw", raw)
     # Small partitions, so the sample makes several.
     clean_flow(raw=str(raw), output=str(tmp_path / "one"), partition_mb=0.003, processes=1)
     clean_flow(raw=str(raw), output=str(tmp_path / "two"), partition_mb=0.003, processes=2)
     # And in one partition: where the partitions are cut changes no row either.
     clean_flow(raw=str(raw), output=str(tmp_path / "whole"), processes=1)
-    assert opened == [1, 2, 1]
+    assert forks_opened == [1, 2, 1]
     manifest = pd.read_json(tmp_path / "two" / io.CURRENT / "manifest.json", typ="series")
     assert manifest["partitions"] > 2
     assert pd.read_json(tmp_path / "whole" / io.CURRENT / "manifest.json", typ="series")["partitions"] == 1
@@ -232,17 +238,9 @@ class _Lines(logging.Handler):
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_a_run_with_little_memory_forks_fewer_workers_and_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    opened: list[int] = []
-    real = processes.forked_workers
-
-    @contextmanager
-    def recorded(count: int) -> Iterator[int]:
-        with real(count) as forked:
-            opened.append(forked)
-            yield forked
-
-    monkeypatch.setattr("flows.clean.forked_workers", recorded)
+def test_a_run_with_little_memory_forks_fewer_workers_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forks_opened: list[int]
+) -> None:
     monkeypatch.setattr(processes, "available_cores", lambda: 2)
     monkeypatch.setattr("flows.clean.available_memory", lambda: 10**9)
     lines = _Lines()
@@ -253,7 +251,7 @@ def test_a_run_with_little_memory_forks_fewer_workers_and_says_why(tmp_path: Pat
     finally:
         logger.removeHandler(lines)
     # 80% of 1 GB holds one worker of 0.4 GB (plus 32x a tiny partition), not one per core: two.
-    assert opened == [1]
+    assert forks_opened == [1]
     assert any("1.0 GB of memory available: 1 forked process(es) of about 0.4 GB each" in line for line in lines.lines), lines.lines
 
 

@@ -427,6 +427,9 @@ def _clean_partition(work: Path, index: int, settings: Settings, previous: io.Pr
     para_sig, doc_sig = dedup.paragraph_and_document_signatures(cleaned.paragraphs, cleaned.documents, minhash, known)
     parts.write_array(folder / "paragraph_keys.npy", dedup.keys_of(para_sig, settings.dedup.paragraphs))
     parts.write_array(folder / "document_keys.npy", dedup.keys_of(doc_sig, settings.dedup.documents))
+    # Which texts are equal, across partitions: the global stages band and check one copy of each.
+    parts.write_array(folder / "paragraph_text_ids.npy", dedup.text_ids(para_texts))
+    parts.write_array(folder / "document_text_ids.npy", dedup.text_ids(doc_texts))
     stored = [io.signature_table("paragraph", para_texts, para_sig), io.signature_table("document", doc_texts, doc_sig)]
     parts.write_table(folder / "signatures.parquet", pa.concat_tables(stored))
     by_reason = {str(k): int(v) for k, v in cleaned.removed["reason"].value_counts().items()}
@@ -467,6 +470,14 @@ def _band_keys(work: Path, names: list[str], file: str, bands: int, items: int) 
     return keys
 
 
+def _first_of_equal_texts(work: Path, names: list[str], file: str, items: int) -> npt.NDArray[np.int64]:
+    """For each item of every partition, the first item whose text is equal to its own (`dedup.first_of_equal`)."""
+    ids = np.concatenate([parts.read_array(work / n / file).astype(np.uint64, copy=False).reshape(-1, 2) for n in names])
+    if len(ids) != items:
+        raise ValueError(f"{file}: {len(ids)} text ids for {items} items")
+    return dedup.first_of_equal(ids)
+
+
 def _cluster_paragraphs(work: Path, count: int, settings: Settings) -> ClusterSummary:
     names = _partition_names(work, count)
     ids = [parts.read_frame(work / n / "paragraphs.parquet", ["doc_id", "position"]) for n in names]
@@ -477,8 +488,9 @@ def _cluster_paragraphs(work: Path, count: int, settings: Settings) -> ClusterSu
     rank = dedup.ranks(pub, frame["doc_id"], frame["position"])
     texts = _texts_of(work, [(len(i), n) for i, n in zip(ids, names, strict=True)], "paragraphs")
     shingle_size = settings.dedup.minhash.shingle_size
+    same = _first_of_equal_texts(work, names, "paragraph_text_ids.npy", len(frame))
     canonical, sizes = dedup.canonical_from_keys(
-        keys, rank, lambda rows: shingle_hashes(texts(rows), shingle_size), settings.dedup.paragraphs
+        keys, rank, lambda rows: shingle_hashes(texts(rows), shingle_size), settings.dedup.paragraphs, same=same
     )
     own_ids = pd.concat([parts.read_frame(work / n / "own_cluster_ids.parquet") for n in names], ignore_index=True)["cluster_id"]
     assigned = dedup.cluster_columns(frame, canonical, sizes, own_ids.to_numpy(dtype=object))
@@ -514,7 +526,10 @@ def _find_duplicate_documents(work: Path, count: int, settings: Settings) -> int
     rank = dedup.ranks(dedup.published_key(frame["published"]), frame["doc_id"])
     texts = _texts_of(work, [(len(i), n) for i, n in zip(ids, names, strict=True)], "documents")
     shingle_size = settings.dedup.minhash.shingle_size
-    canonical, _ = dedup.canonical_from_keys(keys, rank, lambda rows: shingle_hashes(texts(rows), shingle_size), settings.dedup.documents)
+    same = _first_of_equal_texts(work, names, "document_text_ids.npy", len(frame))
+    canonical, _ = dedup.canonical_from_keys(
+        keys, rank, lambda rows: shingle_hashes(texts(rows), shingle_size), settings.dedup.documents, same=same
+    )
     doc_ids = frame["doc_id"].to_numpy()
     duplicate_of = [None if c == i else str(doc_ids[c]) for i, c in enumerate(canonical.tolist())]
     start = 0

@@ -67,6 +67,24 @@ def text_key(text: str) -> str:
     return xxhash.xxh3_128_hexdigest(text.encode("utf-8"))
 
 
+def text_ids(texts: Sequence[str]) -> npt.NDArray[np.uint64]:
+    """Each text's 128-bit XXH3 as a row of two uint64: equal rows are equal texts (a collision is a 2**-128 event)."""
+    digests = b"".join(xxhash.xxh3_128_digest(t.encode("utf-8")) for t in texts)
+    return np.frombuffer(digests, dtype=">u8").reshape(-1, 2).astype(np.uint64)
+
+
+def first_of_equal(ids: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+    """For each row of `ids` (n x 2, from `text_ids`), the first row equal to it: itself when it is the first."""
+    if not len(ids):
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((ids[:, 1], ids[:, 0]))  # stable: equal rows keep their order, the first leads
+    ordered = ids[order]
+    starts = np.r_[True, (ordered[1:] != ordered[:-1]).any(axis=1)]
+    first = np.empty(len(ids), dtype=np.int64)
+    first[order] = order[np.flatnonzero(starts)][np.cumsum(starts) - 1]
+    return first
+
+
 ShingleLookup = Callable[[npt.NDArray[np.int64]], tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]]
 
 
@@ -156,17 +174,27 @@ def canonical_from_keys(
     shingle: ShingleLookup,
     config: NearDupConfig,
     group: npt.NDArray[np.int64] | None = None,
+    same: npt.NDArray[np.int64] | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Each item's canonical item and cluster size, from band keys gathered from any number of partitions.
 
     Rows whose keys are all zero (no shingles) stay alone; with `group`, only items of one group pair.
+    `same[i]`, when given, is a row whose text equals row i's (`first_of_equal`): only the first of
+    equal texts is banded and checked, and the others join it by an edge of Jaccard 1. A wire story
+    reprinted a hundred times is then one item to the banding, not 4,950 pairs to check.
     """
     items = np.flatnonzero(keys.any(axis=1))
+    copies = np.zeros(0, dtype=np.int64)
+    if same is not None:
+        copies = items[same[items] != items]
+        items = items[same[items] == items]
     pairs = pairs_from_band_keys(keys[items], items, config)
-    if group is not None and len(pairs):
+    copy_edges = np.stack([same[copies], copies], axis=1) if same is not None else np.zeros((0, 2), dtype=np.int64)
+    if group is not None:
         pairs = pairs[group[pairs[:, 0]] == group[pairs[:, 1]]]
+        copy_edges = copy_edges[group[copy_edges[:, 0]] == group[copy_edges[:, 1]]]
     edges, _ = verify_pairs(pairs, shingle, config)
-    return clusters(len(keys), edges, rank)
+    return clusters(len(keys), np.concatenate([edges, copy_edges]), rank)
 
 
 def near_duplicate_canonical(
@@ -179,7 +207,11 @@ def near_duplicate_canonical(
     """For each text: index of its cluster's canonical text, cluster size, and its signature (all texts in one process)."""
     sig = signatures_reusing(texts, minhash, known)
     canonical, sizes = canonical_from_keys(
-        keys_of(sig, config), rank, lambda idx: shingle_hashes([texts[i] for i in idx], minhash.shingle_size), config
+        keys_of(sig, config),
+        rank,
+        lambda idx: shingle_hashes([texts[i] for i in idx], minhash.shingle_size),
+        config,
+        same=first_of_equal(text_ids(texts)),
     )
     return canonical, sizes, sig
 

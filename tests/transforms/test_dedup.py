@@ -7,16 +7,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transforms.dedup import (
+    canonical_from_keys,
     cluster_columns,
     cluster_id,
+    first_of_equal,
+    keys_of,
     own_cluster_ids,
     paragraph_and_document_signatures,
     published_instant,
     published_key,
     ranks,
+    text_ids,
     text_key,
 )
-from transforms.minhash import MinHashConfig, signatures
+from transforms.minhash import MinHashConfig, shingle_hashes, signatures
+from transforms.neardup import NearDupConfig, clusters, exact_jaccard
 from transforms.tables import with_bodies
 
 CONFIG = MinHashConfig()
@@ -114,3 +119,69 @@ def test_cluster_columns_from_precomputed_own_ids_equal_those_hashed_here() -> N
     assert hashed["is_canonical"].tolist() == [False, True, True, True, False, True]
     with pytest.raises(ValueError, match=r"^own_ids has 5 ids for 6 paragraphs$"):
         cluster_columns(PARAGRAPHS, canonical, sizes, own[:5])
+
+
+def test_text_ids_are_the_xxh3_128_of_the_text_and_equal_for_equal_texts() -> None:
+    import xxhash
+
+    texts = ["Storm hits coast", "Σοφία", "Storm hits coast", "", "Storm hits coast."]
+    ids = text_ids(texts)
+    assert ids.shape == (5, 2) and ids.dtype == np.uint64
+    whole = xxhash.xxh3_128_intdigest("Σοφία".encode())
+    assert (int(ids[1, 0]) << 64 | int(ids[1, 1])) == whole
+    assert (ids[0] == ids[2]).all() and not (ids[0] == ids[4]).all() and not (ids[0] == ids[3]).all()
+    assert text_ids([]).shape == (0, 2)
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([[1, 2], [3, 4], [1, 2], [1, 3], [3, 4], [1, 2]], [0, 1, 0, 3, 1, 0]),
+        ([[5, 5]], [0]),
+        ([[0, 9], [0, 9]], [0, 0]),
+        ([], []),
+    ],
+)
+def test_first_of_equal_points_each_row_at_the_first_equal_row(rows: list[list[int]], expected: list[int]) -> None:
+    ids = np.array(rows, dtype=np.uint64).reshape(-1, 2)
+    assert first_of_equal(ids).tolist() == expected
+
+
+def _syndicated(seed: int) -> list[str]:
+    """Stories, their exact reprints, and reprints with a sentence changed, in shuffled order."""
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(300)]
+    stories = [" ".join(rng.choice(words, size=40)) for _ in range(12)]
+    texts = [*stories]
+    for story in stories[:8]:
+        texts += [story] * int(rng.integers(1, 5))
+        edited = story.split()
+        edited[int(rng.integers(0, 40))] = "changed"
+        texts.append(" ".join(edited))
+    texts += ["too short", "too short", ""]  # no shingles: equal or not, these stay alone
+    return [texts[i] for i in rng.permutation(len(texts))]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_equal_texts_join_their_first_copy_unchecked_and_the_clusters_equal_the_exact_jaccard_clusters(seed: int) -> None:
+    texts = _syndicated(seed)
+    nd = NearDupConfig()
+    rank = np.arange(len(texts), dtype=np.int64)[::-1].copy()  # the last text is canonical: not simply the first row
+    keys = keys_of(signatures(texts, CONFIG), nd)
+    asked: list[int] = []
+
+    def shingle(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        asked.extend(rows.tolist())
+        return shingle_hashes([texts[i] for i in rows], CONFIG.shingle_size)
+
+    same = first_of_equal(text_ids(texts))
+    canonical, sizes = canonical_from_keys(keys, rank, shingle, nd, same=same)
+    # Only the first of equal texts is ever shingled to be checked.
+    assert all(same[i] == i for i in asked)
+    # The truth: components of every pair at exact Jaccard >= 0.8 (texts without shingles alone).
+    hashes, offsets = shingle_hashes(texts, CONFIG.shingle_size)
+    every = np.array([(i, j) for i in range(len(texts)) for j in range(i + 1, len(texts))], dtype=np.int64)
+    sims = exact_jaccard(every, hashes, offsets)
+    truth, truth_sizes = clusters(len(texts), every[sims >= nd.threshold], rank)
+    assert canonical.tolist() == truth.tolist() and sizes.tolist() == truth_sizes.tolist()
+    assert canonical_from_keys(keys, rank, shingle, nd)[0].tolist() == truth.tolist()

@@ -14,7 +14,7 @@ Layout (under output/.work-<run>/):
     paragraph_keys.npy, document_keys.npy, paragraph_text_ids.npy, document_text_ids.npy
     paragraph_clusters.parquet, document_duplicates.parquet
     final_documents.parquet, final_paragraphs.parquet, final_removed.parquet
-  groups.parquet, site_lines.parquet, site_sizes.parquet
+  groups.parquet, site_lines.parquet (recurring lines), site_sizes.parquet, state_site_lines.parquet (every line)
 """
 
 from __future__ import annotations

@@ -358,7 +358,9 @@ def _merge_site_stats(
     lines = pd.concat([parts.read_frame(work / n / "lines.parquet") for n in names], ignore_index=True)
     sizes = pd.concat([parts.read_frame(work / n / "sizes.parquet") for n in names], ignore_index=True)
     merged = sitechrome.merge_line_groups(lines, sizes, settings.chrome)
-    parts.write_frame(work / "site_lines.parquet", merged.lines)
+    # The cleaner reads only the recurring lines (a tenth of them on the bench input): each partition
+    # read all 391k there, 0.2 s apiece. The state keeps every line, for the next run's merge.
+    parts.write_frame(work / "site_lines.parquet", sitechrome.recurring_lines(merged.lines).reset_index(drop=True))
     parts.write_frame(work / "site_sizes.parquet", merged.sizes)
     fresh = merged.lines[["source", "key", "documents"]]
     if previous is not None:

@@ -59,7 +59,7 @@ def block_document_counts(blocks: pd.DataFrame) -> pd.DataFrame:
     return counts.rename("documents").reset_index()
 
 
-def _recurring(lines: pd.DataFrame) -> pd.DataFrame:
+def recurring_lines(lines: pd.DataFrame) -> pd.DataFrame:
     """The rows of lines found in two or more distinct pages of their source: what SiteStats.line_documents lists."""
     return lines[lines["documents"].to_numpy() >= 2]
 
@@ -73,7 +73,7 @@ def site_stats(blocks: pd.DataFrame, config: SiteChromeConfig) -> SiteStats:
     chrome = merged[(merged["documents"] >= needed) & (merged["n_words"] <= config.max_words)]
     sizes = blocks[blocks["source"] != ""].groupby("source", sort=True)["group"].nunique()
     return SiteStats(
-        line_documents=_recurring(counts)[["source", "key", "documents"]].reset_index(drop=True),
+        line_documents=recurring_lines(counts)[["source", "key", "documents"]].reset_index(drop=True),
         source_documents={str(s): int(c) for s, c in sizes.items()},
         chrome={str(src): frozenset(map(str, grp["key"])) for src, grp in chrome.groupby("source", sort=True)},
     )
@@ -117,7 +117,7 @@ def merge_line_groups(lines: pd.DataFrame, sizes: pd.DataFrame, config: SiteChro
 def stats_for_sources(lines: pd.DataFrame, sizes: pd.DataFrame, sources: set[str]) -> SiteStats:
     """The SiteStats the cleaner needs for some sources, from merged counts."""
     # Chrome lines recur too (min_documents >= 2): the recurring lines hold everything asked for.
-    recurring = _recurring(lines)
+    recurring = recurring_lines(lines)
     mine = recurring[recurring["source"].isin(sources)]
     return SiteStats(
         line_documents=mine[["source", "key", "documents"]].reset_index(drop=True),

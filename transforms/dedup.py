@@ -183,6 +183,9 @@ def canonical_from_keys(
     equal texts is banded and checked, and the others join it by an edge of Jaccard 1. A wire story
     reprinted a hundred times is then one item to the banding, not 4,950 pairs to check.
     """
+    if same is not None and group is not None and not (group[same] == group).all():
+        # A copy whose first equal text is in another group would be joined to nothing and never banded.
+        raise ValueError("same must point within each group: find the first equal text per group")
     items = np.flatnonzero(keys.any(axis=1))
     copies = np.zeros(0, dtype=np.int64)
     if same is not None:

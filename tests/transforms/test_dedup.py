@@ -185,3 +185,20 @@ def test_equal_texts_join_their_first_copy_unchecked_and_the_clusters_equal_the_
     truth, truth_sizes = clusters(len(texts), every[sims >= nd.threshold], rank)
     assert canonical.tolist() == truth.tolist() and sizes.tolist() == truth_sizes.tolist()
     assert canonical_from_keys(keys, rank, shingle, nd)[0].tolist() == truth.tolist()
+
+
+def test_equal_texts_must_be_found_within_each_group() -> None:
+    texts = ["one two three four five six", "one two three four five six", "one two three four five six"]
+    keys = keys_of(signatures(texts, CONFIG), NearDupConfig())
+    rank = np.arange(3, dtype=np.int64)
+    group = np.array([0, 1, 1], dtype=np.int64)
+
+    def shingle(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return shingle_hashes([texts[i] for i in rows], CONFIG.shingle_size)
+
+    with pytest.raises(ValueError, match=r"^same must point within each group"):
+        canonical_from_keys(keys, rank, shingle, NearDupConfig(), group=group, same=first_of_equal(text_ids(texts)))
+    # Within groups: the second and third join; the first, alone in its group, stays alone.
+    same = np.array([0, 1, 1], dtype=np.int64)
+    canonical, sizes = canonical_from_keys(keys, rank, shingle, NearDupConfig(), group=group, same=same)
+    assert canonical.tolist() == [0, 1, 1] and sizes.tolist() == [1, 2, 2]

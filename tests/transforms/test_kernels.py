@@ -174,3 +174,24 @@ def test_title_jaccard_is_the_jaccard_of_word_sets_in_any_page_order(texts: list
     for (p, words), got in zip(texts, out, strict=True):
         a, b = set(words), set(titles[p])
         assert got == (len(a & b) / len(a | b) if a | b else 0.0)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    pages=st.lists(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=30), min_size=1, max_size=6),
+    w=st.integers(0, 9),
+)
+def test_window_means_are_each_windows_sum_left_to_right_over_its_size(pages: list[list[float]], w: int) -> None:
+    values = np.array([v for page in pages for v in page])
+    sizes = np.array([len(p) for p in pages])
+    page_start = np.repeat(np.cumsum(sizes) - sizes, sizes).astype(np.int64)
+    page_end = page_start + np.repeat(sizes, sizes) - 1
+    at = np.arange(len(values), dtype=np.int64)[::2].copy()
+    expected = []
+    for i in at.tolist():
+        lo, hi = max(i - w, int(page_start[i])), min(i + w, int(page_end[i]))
+        total = 0.0
+        for v in values[lo : hi + 1].tolist():  # the definition: Python's float sum, in order
+            total += v
+        expected.append(total / (hi - lo + 1))
+    assert kernels.window_means(values, page_start, page_end, w, at).tolist() == expected

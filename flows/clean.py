@@ -20,11 +20,9 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows import io, parts, tasks
 from flows.config import Settings, make_settings, settings_fingerprint
-from flows.processes import available_memory, forked_workers, process_count, worker_bytes
+from flows.processes import DEFAULT_PARTITION_MB, MAX_PARTITION_MB, available_memory, forked_workers, process_count, worker_bytes
 from transforms.content import TreeEnsemble
 from transforms.rules import ROLE_CHROME
-
-DEFAULT_PARTITION_MB = 16.0
 
 
 def _results(futures: list[PrefectFuture[Any]]) -> list[Any]:
@@ -62,8 +60,8 @@ def clean_flow(
     memory holds; 1: in this process).
     """
     started = time.perf_counter()
-    if not partition_mb > 0:
-        raise ValueError("partition_mb must be > 0")
+    if not 0 < partition_mb <= MAX_PARTITION_MB:  # NaN fails too
+        raise ValueError(f"partition_mb must be in (0, {MAX_PARTITION_MB:g}]")
     if processes is not None and processes < 1:
         raise ValueError("processes must be >= 1")
     partition_bytes = int(partition_mb * 1e6)

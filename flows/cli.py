@@ -10,6 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
+from flows.processes import DEFAULT_PARTITION_MB, MAX_PARTITION_MB
+
 # Offline and quiet by default; a user's own settings win.
 _ENV_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -46,7 +48,10 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     run.add_argument(
-        "--partition-mb", type=float, default=16.0, help="megabytes of text per partition (default 16); the unit of work of one task"
+        "--partition-mb",
+        type=float,
+        default=DEFAULT_PARTITION_MB,
+        help=f"megabytes of text per partition (default {DEFAULT_PARTITION_MB:g}, at most {MAX_PARTITION_MB:g}); one task's unit of work",
     )
     server = sub.add_parser("server", help="start a Prefect server with its UI (SQLite under PREFECT_HOME)")
     server.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -184,8 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.processes is not None and args.processes < 1:
             print("newsclean: --processes must be >= 1", file=sys.stderr)
             return 2
-        if not args.partition_mb > 0:
-            print("newsclean: --partition-mb must be > 0", file=sys.stderr)
+        if not 0 < args.partition_mb <= MAX_PARTITION_MB:  # NaN fails too
+            print(f"newsclean: --partition-mb must be in (0, {MAX_PARTITION_MB:g}]", file=sys.stderr)
             return 2
         try:
             summary = _run(args)

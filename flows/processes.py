@@ -46,6 +46,11 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
+# Partition sizes, in megabytes of text: the unit of work a worker holds (cli.py reads these without
+# importing the flow). Near the upper bound a partition would not fit any machine's memory.
+DEFAULT_PARTITION_MB = 16.0
+MAX_PARTITION_MB = 100_000.0
+
 # A forked worker's own memory (beyond the pages it still shares with the flow's process): about
 # 400 MB of libraries' heaps and touched shared pages plus 30 MB per MB of partition, measured as
 # its peak USS on the bench input (872 and 797 MB at 16 MB partitions, 543 and 490 MB at 4 MB).

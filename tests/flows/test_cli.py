@@ -4,7 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from flows import cli
+from flows.clean import clean_flow
 from flows.cli import main
 
 
@@ -36,6 +39,22 @@ def test_zero_processes_exits_nonzero_with_one_line(tmp_path: Path, capsys) -> N
     assert code == 2
     assert capsys.readouterr().err.strip().splitlines() == ["newsclean: --processes must be >= 1"]
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "1e30"])
+def test_a_partition_size_out_of_range_exits_nonzero_with_one_line(tmp_path: Path, capsys, value: str) -> None:  # type: ignore[no-untyped-def]
+    # inf and 1e30 once reached the flow and failed it with an OverflowError from the byte counts.
+    (tmp_path / "raw").mkdir()
+    code = main(["run", "--raw", str(tmp_path / "raw"), "--output", str(tmp_path / "out"), "--partition-mb", value])
+    assert code == 2
+    assert capsys.readouterr().err.strip().splitlines() == ["newsclean: --partition-mb must be in (0, 100000]"]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("value", [0.0, float("nan"), float("inf"), 1e30])
+def test_the_flow_rejects_a_partition_size_out_of_range(value: float) -> None:
+    with pytest.raises(ValueError, match=r"^partition_mb must be in \(0, 100000\]$"):
+        clean_flow.fn(raw="raw", output="out", partition_mb=value)
 
 
 def test_runs_on_the_temporary_server_send_no_heartbeats() -> None:

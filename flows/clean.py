@@ -9,6 +9,7 @@ not depend on the runner or the worker count.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -74,11 +75,14 @@ def clean_flow(
         workers = contextlib.ExitStack()
         try:
             read_plan = tasks.scan_inputs(settings.raw, previous, partition_bytes)
-            if forks_workers(_task_runner(), settings):
-                # Forked now, while no task runs: one per core for a run of several batches (flows/processes.py).
-                batches, memory, each = len(read_plan.batches), available_memory(), worker_bytes(partition_bytes)
-                count = process_count(processes, batches, each, memory)
-                if count < process_count(processes, batches) and memory is not None:
+            runner = _task_runner()
+            if forks_workers(runner, settings):
+                # Forked now, while no task runs: one per core for a run of several batches or partitions
+                # (a single large file is one batch of many partitions), as memory allows (flows/processes.py).
+                at_once = max(len(read_plan.batches), math.ceil(read_plan.bytes_to_read / partition_bytes))
+                memory, each = available_memory(), worker_bytes(partition_bytes)
+                count = process_count(processes, at_once, each, memory)
+                if count < process_count(processes, at_once) and memory is not None:
                     get_run_logger().warning(
                         "%.1f GB of memory available: %d forked process(es) of about %.1f GB each (%g MB partitions), not one per core;"
                         " a lower --partition-mb allows more",
@@ -87,6 +91,9 @@ def clean_flow(
                 forked = workers.enter_context(forked_workers(count))
                 if forked > 1:
                     get_run_logger().info("the partitions' work runs in %d forked processes", forked)
+            elif isinstance(runner, ThreadPoolTaskRunner):
+                # On threads without workers (a model LightGBM scores): the bodies run one at a time here.
+                workers.enter_context(forked_workers(1))
             reads = [tasks.read_batch.submit(settings.raw, batch, work, i) for i, batch in enumerate(read_plan.batches)]
             if previous is not None and read_plan.reused:
                 reads.append(tasks.reuse_inputs.submit(previous, read_plan.reused, work))

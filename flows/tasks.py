@@ -82,6 +82,7 @@ class ReadPlan:
     files: pd.DataFrame  # input_path, size, mtime_ns
     batches: list[list[str]]
     reused: list[str]
+    bytes_to_read: int = 0  # the files of the batches
 
 
 @stage("scan inputs")
@@ -97,7 +98,7 @@ def scan_inputs(raw: Path, previous: io.PreviousRun | None, partition_bytes: int
     get_run_logger().info(
         "%d files: %d to read in %d batches, %d unchanged since the last run", len(files), len(to_read), len(batches), len(reused)
     )
-    return ReadPlan(files, batches, reused)
+    return ReadPlan(files, batches, reused, sum(max(int(sizes[p]), 0) for p in to_read))
 
 
 def batch_by_size(paths: list[str], sizes: dict[str, int], limit: int) -> list[list[str]]:

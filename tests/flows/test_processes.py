@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -120,6 +124,49 @@ def test_one_worker_forks_nothing() -> None:
     with processes.forked_workers(1) as opened:
         assert opened == 1
         assert processes.run(os.getpid) == os.getpid()
+
+
+def _bodies_at_once(threads: int) -> int:
+    """The most bodies `run` ran at the same time, called from `threads` threads at once."""
+    running, most, guard = [0], [0], threading.Lock()
+
+    def body() -> None:
+        with guard:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with guard:
+            running[0] -= 1
+
+    with ThreadPoolExecutor(threads) as pool:
+        for future in [pool.submit(processes.run, body) for _ in range(threads)]:
+            future.result()
+    return most[0]
+
+
+def test_without_workers_a_flows_bodies_run_here_one_at_a_time() -> None:
+    # Each body holds its partition: on the task runner's threads, all at once, one process held them all.
+    with processes.forked_workers(1):
+        assert _bodies_at_once(4) == 1
+    # Outside a flow's block (on a Dask worker, say), as the callers' threads ask.
+    assert _bodies_at_once(4) > 1
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_one_large_file_of_many_partitions_is_worked_on_by_one_worker_per_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forks_opened: list[int]
+) -> None:
+    # One file is one batch to read, but its partitions are many: counting batches alone kept the whole
+    # run in one process.
+    monkeypatch.setattr(processes, "available_cores", lambda: 2)
+    (tmp_path / "raw" / "feed").mkdir(parents=True)
+    story = "The harbour reopened on Monday after the storm, officials said. " * 4
+    records = [json.dumps({"id": i, "text": f"Story {i}\n{story}"}) for i in range(60)]
+    (tmp_path / "raw" / "feed" / "wire.jsonl").write_text("\n".join(records) + "\n")
+    result = clean_flow(raw=str(tmp_path / "raw"), output=str(tmp_path / "out"), partition_mb=0.004)
+    assert forks_opened == [2]
+    assert result["documents_out"] == 60
+    assert pd.read_json(tmp_path / "out" / io.CURRENT / "manifest.json", typ="series")["partitions"] > 2
 
 
 def test_a_body_error_reaches_the_task_and_a_dead_worker_is_named() -> None:

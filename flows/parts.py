@@ -8,7 +8,7 @@ Layout (under output/.work-<run>/):
   read/NNNNN.parquet        documents as read from one batch of files (reused.parquet: from the last run)
   accepted.parquet          doc_id -> the input path that keeps it (duplicate ids resolved)
   pNNNNN/                   one partition: a range of doc_ids
-    docs.parquet, blocks.parquet, raw_ids.parquet, raw_texts.parquet, raw_keys.npy
+    docs.parquet, blocks.parquet, raw_ids.parquet, raw_texts.parquet, raw_keys.npy, raw_text_ids.npy
     lines.parquet, sizes.parquet
     documents.parquet, paragraphs.parquet, removed.parquet, signatures.parquet,
     paragraph_keys.npy, document_keys.npy, paragraph_text_ids.npy, document_text_ids.npy

@@ -278,6 +278,7 @@ def _prepare_partition(work: Path, index: int, bounds: tuple[str, str | None], a
     keys = dedup.keys_of(sig, settings.dedup.raw_documents, dedup.source_salt(fresh["source"].tolist()))
     parts.write_frame(folder / "raw_ids.parquet", fresh[["doc_id", "source"]])
     parts.write_frame(folder / "raw_texts.parquet", fresh[["text"]])
+    parts.write_array(folder / "raw_text_ids.npy", dedup.text_ids(fresh["text"].tolist()))
     parts.write_array(folder / "raw_keys.npy", keys)
     return PreparedCounts(len(docs), len(blocks), len(fresh))
 
@@ -317,8 +318,14 @@ def _group_pages(work: Path, count: int, settings: Settings) -> tuple[int, int]:
     all_ids = pd.concat(ids, ignore_index=True)
     texts = _texts_of(work, [(len(i), n) for i, n in zip(ids, names, strict=True)], "raw_texts")
     shingle_size = settings.dedup.minhash.shingle_size
+    text_ids = _text_ids(work, names, "raw_text_ids.npy", len(all_ids))
     canonical = dedup.group_canonical(
-        keys.astype(np.uint64), all_ids["doc_id"], all_ids["source"], lambda rows: shingle_hashes(texts(rows), shingle_size), settings.dedup
+        keys.astype(np.uint64),
+        all_ids["doc_id"],
+        all_ids["source"],
+        lambda rows: shingle_hashes(texts(rows), shingle_size),
+        settings.dedup,
+        text_ids,
     )
     groups = pd.DataFrame({"doc_id": all_ids["doc_id"], "group": all_ids["doc_id"].to_numpy()[canonical]})
     parts.write_frame(work / "groups.parquet", groups)
@@ -473,12 +480,18 @@ def _band_keys(work: Path, names: list[str], file: str, bands: int, items: int) 
     return keys
 
 
+def _text_ids(work: Path, names: list[str], file: str, items: int) -> npt.NDArray[np.uint64]:
+    """The `dedup.text_ids` of every partition's items, in order."""
+    ids = [parts.read_array(work / n / file).astype(np.uint64, copy=False).reshape(-1, 2) for n in names]
+    out = np.concatenate(ids) if ids else np.zeros((0, 2), dtype=np.uint64)
+    if len(out) != items:
+        raise ValueError(f"{file}: {len(out)} text ids for {items} items")
+    return out
+
+
 def _first_of_equal_texts(work: Path, names: list[str], file: str, items: int) -> npt.NDArray[np.int64]:
     """For each item of every partition, the first item whose text is equal to its own (`dedup.first_of_equal`)."""
-    ids = np.concatenate([parts.read_array(work / n / file).astype(np.uint64, copy=False).reshape(-1, 2) for n in names])
-    if len(ids) != items:
-        raise ValueError(f"{file}: {len(ids)} text ids for {items} items")
-    return dedup.first_of_equal(ids)
+    return dedup.first_of_equal(_text_ids(work, names, file, items))
 
 
 def _cluster_paragraphs(work: Path, count: int, settings: Settings) -> ClusterSummary:

@@ -74,10 +74,10 @@ def text_ids(texts: Sequence[str]) -> npt.NDArray[np.uint64]:
 
 
 def first_of_equal(ids: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
-    """For each row of `ids` (n x 2, from `text_ids`), the first row equal to it: itself when it is the first."""
+    """For each row of `ids` (n x k: `text_ids`, with a group's code beside them to stay within groups), the first row equal to it."""
     if not len(ids):
         return np.zeros(0, dtype=np.int64)
-    order = np.lexsort((ids[:, 1], ids[:, 0]))  # stable: equal rows keep their order, the first leads
+    order = np.lexsort(ids.T[::-1])  # stable: equal rows keep their order, the first leads
     ordered = ids[order]
     starts = np.r_[True, (ordered[1:] != ordered[:-1]).any(axis=1)]
     first = np.empty(len(ids), dtype=np.int64)
@@ -250,17 +250,32 @@ def raw_document_groups(docs: pd.DataFrame, config: DedupConfig) -> pd.Series:
     sig = signatures_reusing(texts, config.minhash)
     keys = keys_of(sig, config.raw_documents, source_salt(docs["source"].tolist()))
     canonical = group_canonical(
-        keys, docs["doc_id"], docs["source"], lambda idx: shingle_hashes([texts[i] for i in idx], config.minhash.shingle_size), config
+        keys,
+        docs["doc_id"],
+        docs["source"],
+        lambda idx: shingle_hashes([texts[i] for i in idx], config.minhash.shingle_size),
+        config,
+        text_ids(texts),
     )
     return pd.Series(docs["doc_id"].to_numpy()[canonical], index=docs.index, dtype="str")
 
 
 def group_canonical(
-    keys: npt.NDArray[np.uint64], doc_ids: pd.Series, sources: pd.Series, shingle: ShingleLookup, config: DedupConfig
+    keys: npt.NDArray[np.uint64],
+    doc_ids: pd.Series,
+    sources: pd.Series,
+    shingle: ShingleLookup,
+    config: DedupConfig,
+    ids: npt.NDArray[np.uint64] | None = None,
 ) -> npt.NDArray[np.int64]:
-    """Canonical row of each raw page's group: the smallest doc_id among its near-duplicates of the same source."""
-    codes, _ = pd.factorize(sources)
-    canonical, _ = canonical_from_keys(keys, ranks(doc_ids), shingle, config.raw_documents, group=codes.astype(np.int64))
+    """Canonical row of each raw page's group: the smallest doc_id among its near-duplicates of the same source.
+
+    `ids`, the pages' `text_ids` when known: equal pages of one source (a page crawled under two URLs)
+    are then banded and checked once.
+    """
+    codes = pd.factorize(sources)[0].astype(np.int64)
+    same = None if ids is None else first_of_equal(np.column_stack([codes.astype(np.uint64), ids]))
+    canonical, _ = canonical_from_keys(keys, ranks(doc_ids), shingle, config.raw_documents, group=codes, same=same)
     return canonical
 
 

@@ -7,16 +7,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transforms.dedup import (
+    DedupConfig,
     canonical_from_keys,
     cluster_columns,
     cluster_id,
     first_of_equal,
+    group_canonical,
     keys_of,
     own_cluster_ids,
     paragraph_and_document_signatures,
     published_instant,
     published_key,
     ranks,
+    raw_document_groups,
+    source_salt,
     text_ids,
     text_key,
 )
@@ -139,11 +143,12 @@ def test_text_ids_are_the_xxh3_128_of_the_text_and_equal_for_equal_texts() -> No
         ([[1, 2], [3, 4], [1, 2], [1, 3], [3, 4], [1, 2]], [0, 1, 0, 3, 1, 0]),
         ([[5, 5]], [0]),
         ([[0, 9], [0, 9]], [0, 0]),
+        ([[0, 1, 2], [1, 1, 2], [0, 1, 2], [1, 1, 2]], [0, 1, 0, 1]),  # a group's code first: equal texts of two groups
         ([], []),
     ],
 )
 def test_first_of_equal_points_each_row_at_the_first_equal_row(rows: list[list[int]], expected: list[int]) -> None:
-    ids = np.array(rows, dtype=np.uint64).reshape(-1, 2)
+    ids = np.array(rows, dtype=np.uint64).reshape(len(rows), -1 if rows else 2)
     assert first_of_equal(ids).tolist() == expected
 
 
@@ -202,3 +207,27 @@ def test_equal_texts_must_be_found_within_each_group() -> None:
     same = np.array([0, 1, 1], dtype=np.int64)
     canonical, sizes = canonical_from_keys(keys, rank, shingle, NearDupConfig(), group=group, same=same)
     assert canonical.tolist() == [0, 1, 1] and sizes.tolist() == [1, 2, 2]
+
+
+def test_equal_raw_pages_group_within_their_source_only_as_without_the_text_ids() -> None:
+    page = "Home News Sport The harbour reopened on Monday after the storm, officials said on Tuesday."
+    other = "Home News Sport Ferries resumed their crossings on Thursday morning as the wind eased."
+    docs = pd.DataFrame(
+        {
+            "doc_id": ["a/1", "a/2", "a/3", "b/1", "b/2", "b/3"],
+            "source": ["a", "a", "a", "b", "b", "b"],
+            "text": [page, other, page, page, page, other],
+        }
+    )
+    config = DedupConfig()
+    texts = docs["text"].tolist()
+    keys = keys_of(signatures(texts, config.minhash), config.raw_documents, source_salt(docs["source"].tolist()))
+
+    def shingle(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return shingle_hashes([texts[i] for i in rows], config.minhash.shingle_size)
+
+    with_ids = group_canonical(keys, docs["doc_id"], docs["source"], shingle, config, text_ids(texts))
+    without = group_canonical(keys, docs["doc_id"], docs["source"], shingle, config)
+    # a/1 and a/3 are one group of source a; b/1 and b/2 one of source b: equal texts never join across sources.
+    assert with_ids.tolist() == without.tolist() == [0, 1, 0, 3, 3, 5]
+    assert raw_document_groups(docs, config).tolist() == ["a/1", "a/2", "a/1", "b/1", "b/1", "b/3"]

@@ -38,15 +38,12 @@ def _free_port() -> int:
 
 
 # `python -m uvicorn`, after asking the kernel to kill the server when the process that started it
-# dies (Linux's PR_SET_PDEATHSIG, kept across exec): a run killed by SIGKILL has no `__exit__` to
-# stop its server, which would otherwise serve on, alone, until the machine restarts.
+# dies (`processes.die_with_parent`): a run killed by SIGKILL has no `__exit__` to stop its server,
+# which would otherwise serve on, alone, until the machine restarts.
 _BOOT = (
-    "import ctypes, os, runpy, signal, sys\n"
-    "parent = int(sys.argv.pop(1))\n"
-    "if sys.platform.startswith('linux'):\n"
-    "    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)\n"
-    "    if os.getppid() != parent:\n"
-    "        os._exit(1)\n"
+    "import runpy, sys\n"
+    "from flows.processes import die_with_parent\n"
+    "die_with_parent(int(sys.argv.pop(1)))\n"
     "sys.argv[0] = 'uvicorn'\n"
     "runpy.run_module('uvicorn', run_name='__main__', alter_sys=True)\n"
 )

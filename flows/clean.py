@@ -57,8 +57,8 @@ def clean_flow(
     """Clean what is new or changed under `raw` and publish the whole validated dataset to `output`.
 
     On the default task runner the per-partition work runs in `processes` forked processes
-    (default: one per core, at most one per batch of files to read and as many as the available
-    memory holds; 1: in this process).
+    (default: one per core, no more than the batches to read or the partitions they make, and as
+    many as the available memory holds; 1: in this process, one task's work at a time).
     """
     started = time.perf_counter()
     if not 0 < partition_mb <= MAX_PARTITION_MB:  # NaN fails too

@@ -136,7 +136,7 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _start_worker(parent: int) -> None:
-    _die_with_parent(parent)
+    die_with_parent(parent)
     _plain_log_handlers()
 
 
@@ -161,13 +161,15 @@ def _plain_log_handlers() -> None:
                 logger.addHandler(plain)
 
 
-def _die_with_parent(parent: int) -> None:
-    """The kernel kills this worker when the flow's process dies, even by SIGKILL.
+def die_with_parent(parent: int) -> None:
+    """The kernel kills this process when `parent` (the process that started it) dies, even by SIGKILL; Linux only.
 
-    Otherwise a killed run leaves its workers behind, blocked forever on a queue that they hold both
-    ends of. (The signal follows the thread that forked the worker: the flow's, which closes the pool
-    before it returns.)
+    Otherwise a killed run leaves its forked workers behind, blocked forever on a queue that they
+    hold both ends of, and its temporary Prefect server serving on alone. (The signal follows the
+    thread that started this process: for the workers the flow's, which closes the pool before it returns.)
     """
+    if not sys.platform.startswith("linux"):
+        return
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # died before the request took effect
         os._exit(1)
